@@ -1,0 +1,85 @@
+"""Stateless layers with hand-written backprop (the building blocks of Appendix C).
+
+Contract (used by every module of aevb):
+
+* ``*_forward(inputs...) -> (out, cache)``;
+* ``*_backward(dout, cache) -> gradients`` that mirror the forward's inputs.
+
+Batches are rows: ``x`` has shape (..., n_in) and a linear layer computes
+``x @ W + b`` with ``W`` of shape (n_in, n_out). The paper writes ``W x + b`` on
+column vectors, so our ``W`` is the paper's W transposed. Leading axes are
+batch axes: the decoder takes ``z`` of shape (L, M, J) and the same code
+handles it.
+"""
+import numpy as np
+
+
+def linear_forward(x, W, b):
+    """Affine map ``x @ W + b``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (..., n_in)
+    W : ndarray, shape (n_in, n_out)
+    b : ndarray, shape (n_out,)
+
+    Returns
+    -------
+    out : ndarray, shape (..., n_out)
+    cache : tuple
+    """
+    out = x @ W
+    out += b
+    return out, (x, W)
+
+
+def linear_backward(dout, cache):
+    """Backward of :func:`linear_forward`.
+
+    Returns
+    -------
+    dx : ndarray, shape (..., n_in)
+    dW : ndarray, shape (n_in, n_out)
+    db : ndarray, shape (n_out,)
+    """
+    x, W = cache
+    n_in, n_out = W.shape
+    dout2 = dout.reshape(-1, n_out)            # (batch, n_out)
+    dW = x.reshape(-1, n_in).T @ dout2         # (n_in, n_out)
+    db = dout2.sum(axis=0)
+    dx = dout @ W.T                            # (..., n_in)
+    return dx, dW, db
+
+
+def tanh_forward(x):
+    """Element-wise tanh, the hidden activation of Appendix C."""
+    h = np.tanh(x)
+    return h, h
+
+
+def tanh_backward(dout, cache):
+    """Backward of :func:`tanh_forward`: ``dout * (1 - tanh(x)**2)``."""
+    h = cache
+    return dout * (1.0 - h * h)
+
+
+def sigmoid(x):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, evaluated without overflow.
+
+    With ``e = exp(-|x|) <= 1``: ``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)``
+    otherwise, which keeps full relative precision in both tails.
+    """
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+def sigmoid_forward(x):
+    """Element-wise logistic sigmoid (the Frey Face decoder's mean activation)."""
+    y = sigmoid(x)
+    return y, y
+
+
+def sigmoid_backward(dout, cache):
+    """Backward of :func:`sigmoid_forward`: ``dout * y * (1 - y)``."""
+    y = cache
+    return dout * y * (1.0 - y)

@@ -1,0 +1,141 @@
+"""Optimizers for Algorithm 1: Adagrad as the paper used it, plus SGD and Adam.
+
+Each optimizer updates a list of parameter arrays in place from a list of
+gradients of the *loss* (it minimizes; the loss is minus the bound). State is
+held per array and can be saved and restored (``state_dict``).
+
+Section 5: "stepsizes were adapted with Adagrad"; the global step size was
+chosen from {0.01, 0.02, 0.1} (``PAPER_STEP_SIZES``).
+"""
+import numpy as np
+
+PAPER_STEP_SIZES = (0.01, 0.02, 0.1)
+
+
+def _check_lr(lr):
+    if not np.isfinite(lr) or lr <= 0:
+        raise ValueError(f"step size must be a positive number, got {lr!r}; "
+                         f"the paper chose from {PAPER_STEP_SIZES}")
+    return float(lr)
+
+
+class Optimizer:
+    """Base class: per-array state, created on the first step."""
+
+    def __init__(self, lr):
+        self.lr = _check_lr(lr)
+        self.state = None
+        self.t = 0
+
+    def _init_state(self, params):
+        raise NotImplementedError
+
+    def step(self, params, grads):
+        """Update each array of ``params`` in place, using ``grads`` (same shapes)."""
+        if len(params) != len(grads):
+            raise ValueError(f"{len(params)} parameter arrays but {len(grads)} gradients")
+        if self.state is None:
+            self.state = self._init_state(params)
+        self.t += 1
+        for i, (p, g) in enumerate(zip(params, grads)):
+            self._update(i, p, g)
+
+    def state_dict(self):
+        """Arrays and counters needed to resume exactly."""
+        return {"t": self.t, "state": None if self.state is None
+                else [[a.copy() for a in s] for s in self.state]}
+
+    def load_state_dict(self, d):
+        self.t = int(d["t"])
+        self.state = None if d["state"] is None else [[np.array(a) for a in s] for s in d["state"]]
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Duchi et al. 2011), diagonal, no momentum.
+
+    For each parameter array theta with loss gradient g, at every step::
+
+        G     <- G + g * g                          (G starts at initial_accumulator)
+        theta <- theta - lr * g / (sqrt(G) + eps)
+
+    The accumulator is updated *before* it is used, so the first step is
+    ``lr * g / (sqrt(G0 + g^2) + eps)``. ``eps`` sits outside the square root
+    (as in PyTorch). The default ``initial_accumulator = 0.01`` damps the first
+    steps of parameters whose gradients are tiny; PyTorch's default is 0.
+
+    Parameters
+    ----------
+    lr : float
+        Global step size; the paper chose from {0.01, 0.02, 0.1}.
+    initial_accumulator : float, >= 0
+    eps : float, >= 0
+    """
+
+    def __init__(self, lr=0.01, initial_accumulator=0.01, eps=1e-8):
+        super().__init__(lr)
+        if initial_accumulator < 0 or eps < 0:
+            raise ValueError("initial_accumulator and eps must be >= 0")
+        if initial_accumulator == 0 and eps == 0:
+            raise ValueError("initial_accumulator and eps cannot both be 0 "
+                             "(the first step would divide by zero where g = 0)")
+        self.initial_accumulator = float(initial_accumulator)
+        self.eps = float(eps)
+
+    def _init_state(self, params):
+        return [[np.full_like(p, self.initial_accumulator)] for p in params]
+
+    def _update(self, i, p, g):
+        (G,) = self.state[i]
+        G += g * g
+        step = np.sqrt(G)
+        step += self.eps
+        np.divide(g, step, out=step)
+        step *= self.lr
+        p -= step
+
+
+class SGD(Optimizer):
+    """Plain stochastic gradient descent: ``theta <- theta - lr * g``."""
+
+    def _init_state(self, params):
+        return [[] for _ in params]
+
+    def _update(self, i, p, g):
+        p -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction, for comparison.
+
+    ``m <- b1 m + (1-b1) g;  v <- b2 v + (1-b2) g^2;
+    theta <- theta - lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)``.
+    """
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
+
+    def _init_state(self, params):
+        return [[np.zeros_like(p), np.zeros_like(p)] for p in params]
+
+    def _update(self, i, p, g):
+        m, v = self.state[i]
+        m *= self.beta1
+        m += (1 - self.beta1) * g
+        v *= self.beta2
+        v += (1 - self.beta2) * g * g
+        m_hat = m / (1 - self.beta1 ** self.t)
+        v_hat = v / (1 - self.beta2 ** self.t)
+        p -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+OPTIMIZERS = {"adagrad": Adagrad, "sgd": SGD, "adam": Adam}
+
+
+def make_optimizer(name, lr):
+    """Build an optimizer by name ('adagrad', 'sgd', 'adam')."""
+    try:
+        cls = OPTIMIZERS[name.lower()]
+    except KeyError:
+        raise ValueError(f"unknown optimizer {name!r}: choose from {sorted(OPTIMIZERS)}") from None
+    return cls(lr=lr)

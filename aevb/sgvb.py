@@ -1,0 +1,225 @@
+"""The SGVB estimators of the variational lower bound (Sections 2.3 and 3).
+
+For one datapoint x with L noise draws eps_l and z_l = mean + sigma * eps_l:
+
+* estimator A (eq. 6): ``(1/L) sum_l [log p(x|z_l) + log p(z_l) - log q(z_l|x)]``;
+* estimator B (eq. 7, eq. 10 for the VAE):
+  ``-KL(q(z|x) || p(z)) + (1/L) sum_l log p(x|z_l)``, the KL in closed form
+  (Appendix B).
+
+Over a minibatch of M points from a data set of N, eq. 8 estimates the
+full-data bound by ``(N/M) sum_i L(x_i)``. Section 5 adds a MAP prior
+p(theta) = N(0, I) on the weights (as in the authors' code: weight matrices
+only, no biases). The quantity :func:`sgvb` returns as ``objective`` is eq. 8
+plus log p(theta), multiplied by M/N::
+
+    objective = sum_i L(x_i) + (M/N) log p(theta)
+
+It has the same maximizer as eq. 8 + log p(theta); the factor M/N puts its
+gradient on the per-minibatch scale at which the authors' Adagrad runs (see
+PAPER.md). ``log p(theta)`` is taken without its additive constant:
+``-1/2 sum W^2``.
+
+The noise ``eps`` is an argument, so the bound is a deterministic function
+of the parameters and can be checked by finite differences.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .distributions import (bernoulli_log_likelihood_backward,
+                            bernoulli_log_likelihood_forward,
+                            gaussian_log_likelihood_backward,
+                            gaussian_log_likelihood_forward,
+                            kl_standard_normal_backward,
+                            kl_standard_normal_forward,
+                            reparameterize_backward, reparameterize_forward,
+                            standard_normal_log_density_backward,
+                            standard_normal_log_density_forward)
+from .networks import (BernoulliMLPParams, GaussianMLPParams,
+                       bernoulli_mlp_backward, bernoulli_mlp_forward,
+                       gaussian_mlp_backward, gaussian_mlp_forward)
+
+ESTIMATORS = ("A", "B")
+
+
+@dataclass
+class SGVBResult:
+    """What :func:`sgvb` returns.
+
+    Attributes
+    ----------
+    bound : ndarray, shape (M,)
+        The estimate of L(theta, phi; x_i) for each datapoint, in nats.
+    objective : float
+        ``sum_i bound_i + (M/N) log p(theta)`` (module docstring).
+    denc, ddec : parameter containers
+        Gradients of the loss ``-objective`` for the encoder and decoder,
+        in the containers' own types.
+    """
+    bound: np.ndarray
+    objective: float
+    denc: GaussianMLPParams
+    ddec: object
+
+
+def check_estimator(estimator):
+    """Return the canonical estimator name or raise a ValueError that lists the choices."""
+    name = str(estimator).upper()
+    if name not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}: use 'A' (eq. 6) or 'B' (eq. 7/10)")
+    return name
+
+
+def decoder_log_likelihood_forward(dec, x, z, sigmoid_mean=False):
+    """log p(x|z) for either decoder.
+
+    Parameters
+    ----------
+    dec : BernoulliMLPParams or GaussianMLPParams
+    x : ndarray, shape (M, D)
+    z : ndarray, shape (L, M, J)
+    sigmoid_mean : bool
+        Gaussian decoder only: means squashed into (0, 1) (the Frey Face model).
+
+    Returns
+    -------
+    logpx : ndarray, shape (L, M)
+    cache : tuple
+    """
+    if isinstance(dec, BernoulliMLPParams):
+        logits, c_net = bernoulli_mlp_forward(dec, z)             # (L, M, D)
+        logpx, c_ll = bernoulli_log_likelihood_forward(x, logits)
+    elif isinstance(dec, GaussianMLPParams):
+        (mean, logvar), c_net = gaussian_mlp_forward(dec, z, sigmoid_mean)
+        logpx, c_ll = gaussian_log_likelihood_forward(x, mean, logvar)
+    else:
+        raise TypeError(f"decoder parameters must be BernoulliMLPParams or "
+                        f"GaussianMLPParams, not {type(dec).__name__}")
+    return logpx, (type(dec), c_net, c_ll)
+
+
+def decoder_log_likelihood_backward(dlogpx, cache):
+    """Backward of :func:`decoder_log_likelihood_forward`; returns ``(dz, ddec)``."""
+    kind, c_net, c_ll = cache
+    if kind is BernoulliMLPParams:
+        dlogits = bernoulli_log_likelihood_backward(dlogpx, c_ll)
+        return bernoulli_mlp_backward(dlogits, c_net)
+    _, dmean, dlogvar = gaussian_log_likelihood_backward(dlogpx, c_ll)
+    return gaussian_mlp_backward(dmean, dlogvar, c_net)
+
+
+def _forward(enc, dec, x, eps, estimator, sigmoid_mean):
+    estimator = check_estimator(estimator)
+    (mean, logvar), c_enc = gaussian_mlp_forward(enc, x)          # (M, J) each
+    z, c_rep = reparameterize_forward(mean, logvar, eps)          # (L, M, J)
+    logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
+    if estimator == "B":                                          # eq. 7 / eq. 10
+        kl, c_kl = kl_standard_normal_forward(mean, logvar)       # (M,)
+        bound = logpx.mean(axis=0) - kl
+        c_latent = c_kl
+    else:                                                         # eq. 6
+        logpz, c_pz = standard_normal_log_density_forward(z)      # (L, M)
+        logqz, c_qz = gaussian_log_likelihood_forward(z, mean, logvar)
+        bound = (logpx + logpz - logqz).mean(axis=0)
+        c_latent = (c_pz, c_qz)
+    return bound, (estimator, c_enc, c_rep, c_dec, c_latent)
+
+
+def lower_bound(enc, dec, x, eps, estimator="B", sigmoid_mean=False):
+    """The per-datapoint SGVB estimate of the bound, forward only.
+
+    Parameters
+    ----------
+    enc : GaussianMLPParams
+    dec : BernoulliMLPParams or GaussianMLPParams
+    x : ndarray, shape (M, D)
+    eps : ndarray, shape (L, M, J)
+    estimator : {'A', 'B'}
+
+    Returns
+    -------
+    bound : ndarray, shape (M,)
+    """
+    return _forward(enc, dec, x, eps, estimator, sigmoid_mean)[0]
+
+
+def log_prior(*containers):
+    """MAP prior log p(theta) = -1/2 sum W^2 over the weight matrices (no constant).
+
+    Returns the value and, per container, the gradient of log p(theta)
+    (``-W`` for weights, zero for biases).
+    """
+    value = 0.0
+    grads = []
+    for params in containers:
+        g = params.zeros_like()
+        for name in params.weight_names():
+            W = getattr(params, name)
+            value -= 0.5 * float(np.vdot(W, W))
+            setattr(g, name, -W)
+        grads.append(g)
+    return value, grads
+
+
+def minibatch_estimate(bound, n_data):
+    """Eq. 8: ``(N/M) sum_i L(x_i)``, the full-data bound estimated from M points."""
+    bound = np.asarray(bound)
+    return n_data / bound.shape[0] * float(bound.sum())
+
+
+def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
+    """Value and gradients of the SGVB objective on one minibatch (Algorithm 1).
+
+    Parameters
+    ----------
+    enc : GaussianMLPParams
+        Encoder q(z|x) (shapes (D, H), (H,), (H, J) ...).
+    dec : BernoulliMLPParams or GaussianMLPParams
+        Decoder p(x|z).
+    x : ndarray, shape (M, D)
+    eps : ndarray, shape (L, M, J)
+        Standard-normal noise; L >= 1 samples per datapoint.
+    estimator : {'A', 'B'}
+        Eq. 6 or eq. 7/10.
+    n_data : int or None
+        N, the size of the training set. With N, the MAP prior enters as
+        ``(M/N) log p(theta)`` (module docstring); with None there is no prior
+        and the objective is the plain sum of the bounds.
+    sigmoid_mean : bool
+        Gaussian decoder only: means squashed into (0, 1).
+
+    Returns
+    -------
+    SGVBResult
+        ``bound`` (M,), ``objective``, and the gradients ``denc``, ``ddec`` of
+        the loss ``-objective``.
+    """
+    bound, (estimator, c_enc, c_rep, c_dec, c_latent) = _forward(
+        enc, dec, x, eps, estimator, sigmoid_mean)
+    L, M = eps.shape[0], x.shape[0]
+    # loss = -sum_i bound_i, so d loss / d logpx_li = -1/L
+    dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)
+    dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
+    if estimator == "B":
+        dmean, dlogvar = kl_standard_normal_backward(np.ones(M, bound.dtype), c_latent)
+    else:
+        c_pz, c_qz = c_latent
+        dz += standard_normal_log_density_backward(dlogpx, c_pz)
+        dz_q, dmean, dlogvar = gaussian_log_likelihood_backward(-dlogpx, c_qz)
+        dz += dz_q
+    dmean_rep, dlogvar_rep = reparameterize_backward(dz, c_rep)
+    dmean += dmean_rep
+    dlogvar += dlogvar_rep
+    _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc)
+
+    objective = float(bound.sum())
+    if n_data is not None:                 # MAP prior, scaled by M/N (module docstring)
+        scale = M / n_data
+        value, prior_grads = log_prior(enc, dec)
+        objective += scale * value
+        for grads, dprior in ((denc, prior_grads[0]), (ddec, prior_grads[1])):
+            for name in grads.weight_names():
+                g = getattr(grads, name)
+                g -= scale * getattr(dprior, name)   # loss gradient: +(M/N) W
+    return SGVBResult(bound, objective, denc, ddec)

@@ -1,0 +1,119 @@
+"""Backward checks and independent forward checks for aevb.distributions."""
+import math
+
+import numpy as np
+import pytest
+
+from aevb import distributions as dist
+from aevb.gradcheck import check_gradient
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(99)
+
+
+def test_bernoulli_log_likelihood_matches_explicit_formula(rng):
+    x = (rng.random((5, 7)) < 0.5).astype(float)
+    x[0] = rng.random(7)                         # grey levels are allowed too
+    logits = rng.normal(scale=3, size=(2, 5, 7))
+    out, _ = dist.bernoulli_log_likelihood_forward(x, logits)
+    y = 1 / (1 + np.exp(-logits))
+    expected = (x * np.log(y) + (1 - x) * np.log(1 - y)).sum(-1)   # Appendix C.1
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+def test_bernoulli_log_likelihood_is_finite_for_huge_logits():
+    x = np.array([[1.0, 0.0, 1.0, 0.0]])
+    logits = np.array([[800.0, -800.0, -800.0, 800.0]])
+    out, _ = dist.bernoulli_log_likelihood_forward(x, logits)
+    np.testing.assert_allclose(out, [-1600.0])
+
+
+def test_bernoulli_backward(rng):
+    x = (rng.random((5, 7)) < 0.5).astype(float)
+    logits, dout = rng.normal(size=(3, 5, 7)), rng.normal(size=(3, 5))
+    _, cache = dist.bernoulli_log_likelihood_forward(x, logits)
+    f = lambda: float(np.sum(dist.bernoulli_log_likelihood_forward(x, logits)[0] * dout))
+    check_gradient(f, logits, dist.bernoulli_log_likelihood_backward(dout, cache), "dlogits")
+
+
+def test_gaussian_log_likelihood_matches_explicit_formula(rng):
+    x, mean, logvar = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    out, _ = dist.gaussian_log_likelihood_forward(x, mean, logvar)
+    sd = np.exp(0.5 * logvar)
+    expected = np.array([sum(-math.log(sd[i, j] * math.sqrt(2 * math.pi))
+                             - (x[i, j] - mean[i, j]) ** 2 / (2 * sd[i, j] ** 2)
+                             for j in range(3)) for i in range(5)])
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("x_shape", [(5, 3), (2, 5, 3)])
+def test_gaussian_backward_with_broadcasting(rng, x_shape):
+    x = rng.normal(size=x_shape)
+    mean, logvar = rng.normal(size=(5, 3)), rng.normal(scale=0.5, size=(5, 3))
+    dout = rng.normal(size=x_shape[:-1])
+    _, cache = dist.gaussian_log_likelihood_forward(x, mean, logvar)
+    dx, dmean, dlogvar = dist.gaussian_log_likelihood_backward(dout, cache)
+    f = lambda: float(np.sum(dist.gaussian_log_likelihood_forward(x, mean, logvar)[0] * dout))
+    check_gradient(f, x, dx, "dx")
+    check_gradient(f, mean, dmean, "dmean")
+    check_gradient(f, logvar, dlogvar, "dlogvar")
+
+
+def test_standard_normal_log_density(rng):
+    z, dout = rng.normal(size=(2, 5, 3)), rng.normal(size=(2, 5))
+    out, cache = dist.standard_normal_log_density_forward(z)
+    ref, _ = dist.gaussian_log_likelihood_forward(z, 0.0 * z, 0.0 * z)
+    np.testing.assert_allclose(out, ref, rtol=1e-13)
+    f = lambda: float(np.sum(dist.standard_normal_log_density_forward(z)[0] * dout))
+    check_gradient(f, z, dist.standard_normal_log_density_backward(dout, cache), "dz")
+
+
+def test_kl_backward(rng):
+    mean, logvar, dout = rng.normal(size=(5, 3)), rng.normal(size=(5, 3)), rng.normal(size=5)
+    _, cache = dist.kl_standard_normal_forward(mean, logvar)
+    dmean, dlogvar = dist.kl_standard_normal_backward(dout, cache)
+    f = lambda: float(np.sum(dist.kl_standard_normal_forward(mean, logvar)[0] * dout))
+    check_gradient(f, mean, dmean, "dmean")
+    check_gradient(f, logvar, dlogvar, "dlogvar")
+
+
+def test_kl_matches_monte_carlo_average(rng):
+    """Appendix B in closed form against E_q[log q(z) - log p(z)] by sampling."""
+    mean = np.array([[0.3, -1.2, 2.0]])
+    logvar = np.array([[-0.7, 0.4, -2.0]])
+    kl, _ = dist.kl_standard_normal_forward(mean, logvar)
+    n = 400_000
+    z = mean + np.exp(0.5 * logvar) * rng.standard_normal((n, 3))
+    log_q = dist.gaussian_log_likelihood_forward(z, mean, logvar)[0]
+    log_p = dist.standard_normal_log_density_forward(z)[0]
+    samples = log_q - log_p
+    stderr = samples.std() / math.sqrt(n)
+    assert abs(samples.mean() - kl[0]) < 4 * stderr, (samples.mean(), kl[0], stderr)
+    assert kl[0] > 0
+
+
+def test_kl_is_zero_at_the_prior():
+    kl, _ = dist.kl_standard_normal_forward(np.zeros((2, 4)), np.zeros((2, 4)))
+    np.testing.assert_array_equal(kl, 0.0)
+
+
+def test_reparameterized_samples_have_the_right_moments(rng):
+    """sigma = exp(logvar / 2): the standard deviation, not the variance."""
+    mean = np.array([[1.5, -0.5]])
+    logvar = np.array([[np.log(4.0), np.log(0.09)]])   # sd 2 and 0.3
+    eps = rng.standard_normal((200_000, 1, 2))
+    z, _ = dist.reparameterize_forward(mean, logvar, eps)
+    np.testing.assert_allclose(z.mean(axis=(0, 1)), [1.5, -0.5], atol=0.02)
+    np.testing.assert_allclose(z.std(axis=(0, 1)), [2.0, 0.3], rtol=0.01)
+
+
+def test_reparameterize_backward(rng):
+    mean, logvar = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    eps, dz = rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5, 3))
+    _, cache = dist.reparameterize_forward(mean, logvar, eps)
+    dmean, dlogvar = dist.reparameterize_backward(dz, cache)
+    f = lambda: float(np.sum(dist.reparameterize_forward(mean, logvar, eps)[0] * dz))
+    check_gradient(f, mean, dmean, "dmean")
+    check_gradient(f, logvar, dlogvar, "dlogvar")
