@@ -1,2 +1,11 @@
-"""aevb: Auto-Encoding Variational Bayes (Kingma & Welling, arXiv 1312.6114) in NumPy."""
+"""aevb: Auto-Encoding Variational Bayes (Kingma & Welling, arXiv 1312.6114) in NumPy.
+
+Every gradient is written by hand next to its forward computation and checked
+by finite differences. The user-facing object is :class:`VAE`; the modules
+follow the paper: layers, distributions, networks (Appendix C), sgvb
+(Sections 2.3 and 3), optim, train (Algorithm 1), data, plotting, cli.
+"""
+from .model import VAE
+
 __version__ = "0.1.0"
+__all__ = ["VAE", "__version__"]

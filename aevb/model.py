@@ -1,0 +1,242 @@
+"""The VAE object (Section 3): a small scikit-learn-style front to Algorithm 1.
+
+``__init__`` only stores its arguments; ``fit`` returns ``self``; fitted
+attributes end in ``_``; randomness comes in as ``rng`` (a seed or a
+``numpy.random.Generator``). The defaults are the paper's MNIST settings
+(Section 5): M = 100, L = 1, estimator B, Adagrad, tanh hidden units, 500 of
+them, parameters initialized from N(0, 0.01^2), a MAP prior on the weights.
+"""
+import numpy as np
+
+from . import data as _data
+from . import networks as nets
+from .optim import make_optimizer
+from .sgvb import check_estimator, lower_bound
+from .train import train
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+def check_array(X, likelihood, name="X"):
+    """Validate data for the model, with a message that says how to fix it.
+
+    Returns ``X`` as an array of float32 or float64 with shape (n, D).
+    """
+    X = np.asarray(X)
+    if X.ndim == 3:
+        n, a, b = X.shape
+        raise ValueError(f"{name} has shape {X.shape}: one image per row is expected; "
+                         f"use {name}.reshape({n}, {a * b})")
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_datapoints, n_features), got shape {X.shape}")
+    if X.shape[0] == 0:
+        raise ValueError(f"{name} is empty (shape {X.shape})")
+    if X.dtype == np.uint8:
+        raise ValueError(f"{name} is uint8 (0..255); the model expects floats in [0, 1]: "
+                         f"use {name} / 255.0 (the paper's Frey Face scaling is / 256)")
+    if X.dtype not in (np.float32, np.float64):
+        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
+            raise ValueError(f"{name} has dtype {X.dtype}; expected float32 or float64")
+        X = X.astype(np.float64)
+    if not np.all(np.isfinite(X)):
+        raise ValueError(f"{name} contains NaN or infinity (first at row "
+                         f"{int(np.argwhere(~np.isfinite(X))[0, 0])})")
+    if likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
+        raise ValueError(f"{name} has values in [{X.min():g}, {X.max():g}]; the Bernoulli "
+                         f"decoder needs values in [0, 1] (binary pixels or grey levels)")
+    return X
+
+
+class VAE:
+    """Variational auto-encoder trained with AEVB (Algorithm 1).
+
+    Parameters
+    ----------
+    n_latent : int
+        J, the latent dimension (N_z in the paper).
+    n_hidden : int
+        H, hidden units of the encoder and the decoder (500 for MNIST, 200 for
+        Frey Face in the paper).
+    likelihood : {'bernoulli', 'gaussian'}
+        The decoder: Bernoulli MLP (Appendix C.1) or Gaussian MLP (C.2).
+    sigmoid_mean : bool
+        Gaussian decoder only: squash the means into (0, 1), as the paper did
+        for Frey Face.
+    estimator : {'A', 'B'}
+        Eq. 6 or eq. 7/10 for training.
+    n_mc_samples : int
+        L, noise draws per datapoint during training.
+    batch_size : int
+        M.
+    optimizer : {'adagrad', 'sgd', 'adam'}
+    lr : float
+        Global step size; the paper chose from {0.01, 0.02, 0.1}.
+    weight_decay : bool
+        MAP prior N(0, I) on the weights, scaled by M/N (Section 5).
+    budget : int
+        Training samples evaluated by ``fit`` (the x axis of Figure 2).
+    sampling : {'shuffle', 'replacement'}
+        How minibatches are drawn (:mod:`aevb.train`).
+    init_std : float
+        Standard deviation of the initial parameters (0.01 in the paper).
+    dtype : None, 'float32' or 'float64'
+        None follows the data given to ``fit``.
+    rng : int, Generator or None
+    progress : bool
+        Show a progress bar during ``fit``.
+
+    Attributes
+    ----------
+    encoder_params_ : GaussianMLPParams
+    decoder_params_ : BernoulliMLPParams or GaussianMLPParams
+    n_samples_seen_ : int
+    """
+
+    def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
+                 sigmoid_mean=True, estimator="B", n_mc_samples=1, batch_size=100,
+                 optimizer="adagrad", lr=0.02, weight_decay=True, budget=1_000_000,
+                 sampling="shuffle", init_std=nets.INIT_STD, dtype=None, rng=None,
+                 progress=False):
+        self.n_latent = n_latent
+        self.n_hidden = n_hidden
+        self.likelihood = likelihood
+        self.sigmoid_mean = sigmoid_mean
+        self.estimator = estimator
+        self.n_mc_samples = n_mc_samples
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.budget = budget
+        self.sampling = sampling
+        self.init_std = init_std
+        self.dtype = dtype
+        self.rng = rng
+        self.progress = progress
+
+    # ------------------------------------------------------------ checks
+    def _check_params(self):
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"unknown likelihood {self.likelihood!r}: choose from {LIKELIHOODS}")
+        for name in ("n_latent", "n_hidden", "batch_size", "n_mc_samples", "budget"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        check_estimator(self.estimator)
+        if self.dtype is not None and np.dtype(self.dtype) not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be 'float32', 'float64' or None, got {self.dtype!r}")
+
+    @property
+    def _sigmoid(self):
+        return self.likelihood == "gaussian" and self.sigmoid_mean
+
+    def _check_fitted(self):
+        if not hasattr(self, "encoder_params_"):
+            raise RuntimeError("this VAE is not fitted yet: call fit(X) first")
+
+    def _as_dataset(self, X):
+        if isinstance(X, _data.Dataset):
+            return X
+        X = check_array(X, self.likelihood)
+        return _data.Dataset(X, 1.0, (X.shape[1],), name="array")
+
+    # ------------------------------------------------------------ fitting
+    def initialize(self, n_features, dtype=np.float64):
+        """Draw fresh parameters (Section 5) for data of D = ``n_features``."""
+        self._check_params()
+        rng = np.random.default_rng(self.rng)
+        self._rng = rng
+        D, H, J = n_features, self.n_hidden, self.n_latent
+        kw = dict(rng=rng, std=self.init_std, dtype=dtype)
+        self.encoder_params_ = nets.init_gaussian_mlp(D, H, J, **kw)
+        if self.likelihood == "bernoulli":
+            self.decoder_params_ = nets.init_bernoulli_mlp(J, H, D, **kw)
+        else:
+            self.decoder_params_ = nets.init_gaussian_mlp(J, H, D, **kw)
+        self.optimizer_ = make_optimizer(self.optimizer, self.lr)
+        self.n_samples_seen_ = 0
+        return self
+
+    def fit(self, X, callback=None, eval_points=None):
+        """Train from a fresh initialization with Algorithm 1.
+
+        Parameters
+        ----------
+        X : ndarray of shape (N, D) with values in [0, 1], or aevb.data.Dataset
+        callback : callable(vae, samples_seen) or None
+            Called at ``eval_points`` (default: 1, 2, 5 x 10^k samples).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        data = self._as_dataset(X)
+        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
+                                        else np.float64))
+        self.initialize(data.n_features, dtype)
+        if self.batch_size > len(data):
+            raise ValueError(f"batch_size M = {self.batch_size} is larger than the data set "
+                             f"(N = {len(data)}); use a smaller batch_size")
+        cb = None if callback is None else (lambda seen, step: callback(self, seen))
+
+        def on_eval(seen, step):
+            self.n_samples_seen_ = seen
+            if cb is not None:
+                cb(seen, step)
+        self.n_samples_seen_ = train(
+            self.encoder_params_, self.decoder_params_, data, self.optimizer_,
+            budget=self.budget, rng=self._rng, batch_size=self.batch_size,
+            n_mc_samples=self.n_mc_samples, estimator=self.estimator,
+            weight_decay=self.weight_decay, sigmoid_mean=self._sigmoid,
+            sampling=self.sampling, dtype=dtype, callback=on_eval,
+            eval_points=eval_points, progress=self.progress)
+        return self
+
+    # ------------------------------------------------------------ using a fitted model
+    def score_samples(self, X, rng=None, n_mc_samples=1, estimator="B", chunk=1000):
+        """The lower bound of each datapoint, in nats (fresh noise, never z = mean).
+
+        Returns
+        -------
+        bound : ndarray, shape (n,)
+        """
+        self._check_fitted()
+        data = self._as_dataset(X)
+        rng = np.random.default_rng(rng)
+        enc, dec = self.encoder_params_, self.decoder_params_
+        dtype = enc.dtype
+        out = np.empty(len(data), dtype=np.float64)
+        for start in range(0, len(data), chunk):
+            x = data.batch(slice(start, start + chunk), dtype, rng)
+            eps = rng.standard_normal((n_mc_samples, x.shape[0], self.n_latent), dtype=dtype)
+            out[start:start + x.shape[0]] = lower_bound(enc, dec, x, eps, estimator, self._sigmoid)
+        return out
+
+    def score(self, X, rng=None, n_mc_samples=1):
+        """Mean lower bound per datapoint in nats (estimator B, fresh noise)."""
+        return float(self.score_samples(X, rng, n_mc_samples).mean())
+
+    def transform(self, X):
+        """Posterior means E[z|x] under q(z|x), shape (n, J)."""
+        self._check_fitted()
+        X = check_array(X, self.likelihood)
+        (mean, _), _ = nets.gaussian_mlp_forward(self.encoder_params_,
+                                                 X.astype(self.encoder_params_.dtype))
+        return mean
+
+    def decode(self, z):
+        """Decoder means for latent points ``z`` of shape (n, J): sigmoid(logits) or the Gaussian mean."""
+        self._check_fitted()
+        z = np.asarray(z, dtype=self.decoder_params_.dtype)
+        dec = self.decoder_params_
+        if isinstance(dec, nets.BernoulliMLPParams):
+            from .layers import sigmoid
+            return sigmoid(nets.bernoulli_mlp_forward(dec, z)[0])
+        return nets.gaussian_mlp_forward(dec, z, self._sigmoid)[0][0]
+
+    def sample(self, n, rng=None):
+        """``n`` draws z ~ p(z) = N(0, I) shown as decoder means, shape (n, D)."""
+        rng = np.random.default_rng(rng)
+        self._check_fitted()
+        return self.decode(rng.standard_normal((n, self.n_latent)))

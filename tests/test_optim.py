@@ -1,0 +1,80 @@
+"""Optimizers: Adagrad checked against numbers worked out by hand."""
+import numpy as np
+import pytest
+
+from aevb.optim import PAPER_STEP_SIZES, SGD, Adagrad, Adam, make_optimizer
+
+
+def test_adagrad_two_steps_by_hand():
+    # lr 0.1, accumulator starts at 0.01, eps 1e-8 outside the square root.
+    # Step 1, g = (0.5, -1):  G = (0.26, 1.01)
+    #   p0 = 1 - 0.1 * 0.5 / (sqrt(0.26) + 1e-8) = 0.90194193435...
+    #   p1 = -2 + 0.1 * 1 / (sqrt(1.01) + 1e-8) = -1.90049628196...
+    # Step 2, g = (0.2, 0):   G = (0.30, 1.01)
+    #   p0 = 0.90194193435 - 0.1 * 0.2 / (sqrt(0.30) + 1e-8) = 0.86542709785...
+    #   p1 unchanged
+    p = np.array([1.0, -2.0])
+    opt = Adagrad(lr=0.1, initial_accumulator=0.01, eps=1e-8)
+    opt.step([p], [np.array([0.5, -1.0])])
+    np.testing.assert_allclose(p, [0.9019419343539848, -1.9004962819691], rtol=1e-15)
+    opt.step([p], [np.array([0.2, 0.0])])
+    np.testing.assert_allclose(p, [0.8654270978536405, -1.9004962819691], rtol=1e-15)
+    np.testing.assert_allclose(opt.state[0][0], [0.30, 1.01], rtol=1e-15)
+
+
+def test_adagrad_has_no_momentum_and_updates_in_place():
+    p = np.array([3.0])
+    opt = Adagrad(lr=0.5)
+    view = p
+    opt.step([p], [np.array([2.0])])
+    before = p.copy()
+    opt.step([p], [np.array([0.0])])          # zero gradient: no movement at all
+    np.testing.assert_array_equal(p, before)
+    assert view is p
+
+
+def test_adagrad_keeps_float32():
+    p = np.ones(4, np.float32)
+    opt = Adagrad(0.01)
+    opt.step([p], [np.full(4, 0.3, np.float32)])
+    assert p.dtype == np.float32 and opt.state[0][0].dtype == np.float32
+
+
+def test_sgd_and_adam_by_hand():
+    p = np.array([1.0])
+    SGD(0.1).step([p], [np.array([2.0])])
+    assert p[0] == pytest.approx(0.8)
+    q = np.array([1.0])
+    adam = Adam(lr=0.1)
+    adam.step([q], [np.array([2.0])])
+    # bias-corrected m_hat = 2, v_hat = 4: step = 0.1 * 2 / (2 + 1e-8)
+    assert q[0] == pytest.approx(1 - 0.1 * 2 / (2 + 1e-8), rel=1e-14)
+
+
+def test_state_dict_round_trip_gives_identical_steps():
+    rng = np.random.default_rng(0)
+    grads = [rng.normal(size=(3, 2)) for _ in range(4)]
+    a, b = np.ones((3, 2)), np.ones((3, 2))
+    opt_a = Adagrad(0.05)
+    for g in grads[:2]:
+        opt_a.step([a], [g])
+    opt_b = Adagrad(0.05)
+    opt_b.load_state_dict(opt_a.state_dict())
+    b[...] = a
+    for g in grads[2:]:
+        opt_a.step([a], [g])
+        opt_b.step([b], [g])
+    np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("lr", [0.0, -0.01, float("nan")])
+def test_bad_step_size_is_a_clear_error(lr):
+    with pytest.raises(ValueError, match="step size must be a positive number"):
+        Adagrad(lr)
+
+
+def test_paper_step_sizes_and_factory():
+    assert PAPER_STEP_SIZES == (0.01, 0.02, 0.1)
+    assert isinstance(make_optimizer("Adagrad", 0.02), Adagrad)
+    with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
+        make_optimizer("rmsprop", 0.1)
