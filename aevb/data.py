@@ -22,10 +22,13 @@ Splits (``split=``):
   the last 10,000; ``test``: the official 10,000; ``train_full``: all 60,000.
   (Figure 3's N_train = 50000 suggests this split.)
 * Frey Face: 1,965 frames of 28 x 20, scaled by 1/256 as the authors' code
-  does (so values lie in [0, 255/256]). ``train``: the first 1,600 frames,
-  ``test``: the last 365 (the authors' code holds out 365 frames too; we take
-  a contiguous block so that near-duplicate neighbouring video frames do not
-  straddle the split), ``all``: 1,965.
+  does (so values lie in [0, 255/256]). ``test``: 365 frames chosen at random
+  once, ``train``: the other 1,600 (the authors' code also holds out 365 of
+  a shuffled set), ``all``: 1,965, in the file's order. The choice is fixed:
+  frames are ordered by the raw 64-bit outputs of ``numpy.random.PCG64(2014)``,
+  a stream NumPy keeps stable across versions, and the first 365 are held out
+  (:func:`frey_test_frames`). Frames are video stills, so held-out frames have
+  close neighbours in the training set, as in the paper's split.
 
 Binarization (``BINARIZE``), MNIST only: ``none`` uses grey levels as
 Bernoulli means; ``dynamic`` draws every pixel afresh from Bernoulli(grey
@@ -329,9 +332,17 @@ def frey_face(split="train", data_dir=None, download=None):
     if split not in FREY_SPLITS:
         raise ValueError(f"unknown Frey Face split {split!r}: choose from {FREY_SPLITS}")
     images = _read("frey_rawface.mat", data_dir, download, parse_frey)
-    rows = {"train": slice(0, N_FREY_TRAIN), "test": slice(N_FREY_TRAIN, None)
-            }.get(split, slice(None))
-    return Dataset(images[rows], FREY_SCALE, (28, 20), None, "frey", split)
+    if split != "all":
+        test = np.zeros(len(images), bool)
+        test[frey_test_frames(len(images))] = True
+        images = images[test if split == "test" else ~test]
+    return Dataset(images, FREY_SCALE, (28, 20), None, "frey", split)
+
+
+def frey_test_frames(n=1965, n_test=1965 - N_FREY_TRAIN):
+    """Indices (sorted) of the held-out Frey Face frames (module docstring)."""
+    order = np.argsort(np.random.PCG64(2014).random_raw(n), kind="stable")
+    return np.sort(order[:n_test])
 
 
 def load_dataset(name, split, data_dir=None, download=None):

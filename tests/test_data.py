@@ -195,8 +195,12 @@ def test_real_frey_face(real_data_dir):
     x = D.load_frey_face("all", data_dir=real_data_dir)
     assert x.shape == (1965, 560) and x.dtype == np.float64
     assert 0.0 <= x.min() and x.max() <= 255 / 256
-    assert D.load_frey_face("train", real_data_dir).shape == (1600, 560)
-    np.testing.assert_array_equal(D.load_frey_face("test", real_data_dir), x[1600:])
+    train, test = D.load_frey_face("train", real_data_dir), D.load_frey_face("test", real_data_dir)
+    assert train.shape == (1600, 560) and test.shape == (365, 560)
+    held_out = D.frey_test_frames()
+    assert held_out[:5].tolist() == [10, 12, 13, 14, 22]     # the documented split, pinned
+    np.testing.assert_array_equal(test, x[held_out])
+    np.testing.assert_array_equal(train, np.delete(x, held_out, axis=0))
 
 
 def test_real_files_verify(real_data_dir):

@@ -1,0 +1,78 @@
+"""The aevb command: run folders on real data, and one-line errors for bad input."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from aevb.cli import main
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "aevb", *args], capture_output=True, text=True)
+
+
+def test_train_mnist_writes_a_complete_run_folder(real_data_dir, tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--dataset", "mnist", "--n-latent", "3", "--n-hidden", "20",
+                 "--budget", "2000", "--dtype", "float32", "--seed", "3", "--out", str(out),
+                 "--data-dir", str(real_data_dir), "--no-progress"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == [
+        "config.json", "curve.png", "log.jsonl", "params.npz", "samples.png"]
+    config = json.loads((out / "config.json").read_text())
+    assert config["binarize"] == "dynamic" and config["n_train"] == 50_000
+    assert config["n_latent"] == 3 and config["dtype"] == "float32" and config["seed"] == 3
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["samples"] for r in log] == [100, 200, 500, 1000, 2000]
+    assert all(np.isfinite(r["train_bound"]) and np.isfinite(r["test_bound"]) for r in log)
+    assert log[-1]["test_bound"] > log[0]["test_bound"]
+    params = np.load(out / "params.npz")
+    assert params["encoder.W_h"].shape == (784, 20) and params["decoder.W_logits"].shape == (20, 784)
+    assert params["encoder.W_h"].dtype == np.float32
+
+
+@pytest.mark.slow
+def test_train_frey_face_gives_a_positive_bound(real_data_dir, tmp_path):
+    out = tmp_path / "frey"
+    assert main(["train", "--dataset", "frey", "--n-latent", "2", "--budget", "2e5",
+                 "--dtype", "float32", "--out", str(out), "--data-dir", str(real_data_dir),
+                 "--no-progress"]) == 0
+    last = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    config = json.loads((out / "config.json").read_text())
+    assert config["likelihood"] == "gaussian" and config["n_hidden"] == 200
+    assert config["sigmoid_mean"] is True and config["scale"] == 1 / 256
+    assert last["train_bound"] > 0 and last["test_bound"] > 0, last
+
+
+def test_refuses_to_overwrite_another_run(tmp_path):
+    (tmp_path / "log.jsonl").write_text("precious\n")
+    r = run_cli("train", "--out", str(tmp_path), "--offline")
+    assert r.returncode != 0 and "already holds files" in r.stderr
+    assert (tmp_path / "log.jsonl").read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("args,match", [
+    (["--n-latent", "0"], "must be a whole number >= 1"),
+    (["--lr", "-0.1"], "must be a positive number"),
+    (["--dataset", "cifar"], "invalid choice: 'cifar'"),
+    (["--estimator", "C"], "invalid choice: 'C'"),
+])
+def test_bad_arguments_exit_nonzero_with_a_message(tmp_path, args, match):
+    r = run_cli("train", "--out", str(tmp_path / "r"), *args)
+    assert r.returncode == 2 and match in r.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_data_is_one_clear_error(tmp_path, monkeypatch):
+    monkeypatch.delenv("AEVB_DATA_DIR", raising=False)
+    r = run_cli("train", "--out", str(tmp_path / "r"), "--data-dir", str(tmp_path), "--offline")
+    assert r.returncode == 2
+    assert "error: train-images-idx3-ubyte.gz not found" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_data_command_reports_status(real_data_dir):
+    r = run_cli("data", "--data-dir", str(real_data_dir))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("verified") == 5

@@ -1,0 +1,119 @@
+"""The VAE object: the scikit-learn-style contract, clear errors, and learning on real MNIST."""
+import numpy as np
+import pytest
+
+from aevb import VAE
+from aevb import data as D
+from aevb import networks as nets
+from aevb.sgvb import lower_bound
+
+
+@pytest.fixture
+def toy():
+    rng = np.random.default_rng(0)
+    return (rng.random((300, 12)) < 0.3).astype(np.float64)
+
+
+def small(**kw):
+    return VAE(**{"n_latent": 3, "n_hidden": 7, "batch_size": 20, "budget": 2000, "rng": 0, **kw})
+
+
+def test_init_only_stores_and_fit_returns_self(toy):
+    vae = small()
+    assert not hasattr(vae, "encoder_params_")
+    assert vae.fit(toy) is vae
+    assert isinstance(vae.encoder_params_, nets.GaussianMLPParams)
+    assert isinstance(vae.decoder_params_, nets.BernoulliMLPParams)
+    assert vae.encoder_params_.W_h.shape == (12, 7) and vae.decoder_params_.W_logits.shape == (7, 12)
+    assert vae.n_samples_seen_ == 2000
+
+
+def test_same_seed_same_run_bitwise(toy):
+    a, b, c = small().fit(toy), small().fit(toy), small(rng=1).fit(toy)
+    for x, y in zip(a.encoder_params_.arrays() + a.decoder_params_.arrays(),
+                    b.encoder_params_.arrays() + b.decoder_params_.arrays()):
+        np.testing.assert_array_equal(x, y)
+    assert not np.array_equal(a.decoder_params_.W_logits, c.decoder_params_.W_logits)
+
+
+def test_paper_defaults():
+    v = VAE()
+    assert (v.n_latent, v.n_hidden, v.batch_size, v.n_mc_samples, v.estimator, v.optimizer,
+            v.init_std, v.weight_decay) == (20, 500, 100, 1, "B", "adagrad", 0.01, True)
+
+
+def test_score_is_estimator_b_with_fresh_noise_not_z_equals_mean(toy):
+    vae = small().fit(toy)
+    rng = np.random.default_rng(42)
+    eps = rng.standard_normal((1, 300, 3))
+    expected = lower_bound(vae.encoder_params_, vae.decoder_params_, toy, eps, "B")
+    np.testing.assert_allclose(vae.score_samples(toy, rng=42), expected, rtol=1e-12)
+    assert vae.score(toy, rng=42) == pytest.approx(expected.mean(), rel=1e-12)
+    assert vae.score(toy, rng=1) != vae.score(toy, rng=2)         # the noise is really drawn
+
+
+def test_transform_decode_sample_shapes(toy):
+    vae = small().fit(toy)
+    assert vae.transform(toy[:5]).shape == (5, 3)
+    s = vae.sample(4, rng=0)
+    assert s.shape == (4, 12) and np.all((0 < s) & (s < 1))
+    np.testing.assert_array_equal(s, vae.sample(4, rng=0))
+
+
+def test_float32_data_trains_in_float32(toy):
+    vae = small().fit(toy.astype(np.float32))
+    assert vae.encoder_params_.dtype == np.float32 and vae.decoder_params_.dtype == np.float32
+
+
+def test_gaussian_decoder_with_sigmoid_means():
+    rng = np.random.default_rng(1)
+    x = rng.random((200, 10)) * 0.5 + 0.25
+    vae = small(likelihood="gaussian").fit(x)
+    assert isinstance(vae.decoder_params_, nets.GaussianMLPParams)
+    assert np.all((0 < vae.sample(10, rng=0)) & (vae.sample(10, rng=0) < 1))
+
+
+@pytest.mark.parametrize("X,match", [
+    (np.zeros((5, 4, 3)), r"use X.reshape\(5, 12\)"),
+    (np.zeros((5, 12), np.uint8), r"uint8 .* use X / 255.0"),
+    (np.full((5, 12), 2.0), r"values in \[2, 2\]; the Bernoulli decoder needs values in \[0, 1\]"),
+    (np.array([[0.5, np.nan]] * 5), "NaN or infinity"),
+    (np.zeros((0, 12)), "empty"),
+    (np.zeros(12), "must be 2-D"),
+])
+def test_bad_data_is_a_clear_error(X, match):
+    with pytest.raises(ValueError, match=match):
+        small().fit(X)
+
+
+@pytest.mark.parametrize("kw,match", [
+    ({"n_latent": 0}, "n_latent must be an integer >= 1"),
+    ({"n_hidden": -3}, "n_hidden must be an integer >= 1"),
+    ({"likelihood": "poisson"}, "unknown likelihood 'poisson'"),
+    ({"estimator": "C"}, "unknown estimator 'C'"),
+    ({"lr": 0.0}, "step size must be a positive number"),
+    ({"batch_size": 1000}, "larger than the data set"),
+    ({"dtype": "int8"}, "dtype must be"),
+])
+def test_bad_settings_are_clear_errors(toy, kw, match):
+    with pytest.raises(ValueError, match=match):
+        small(**kw).fit(toy)
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        VAE().transform(np.zeros((1, 4)))
+
+
+def test_bound_rises_on_real_mnist(real_data_dir):
+    train = D.mnist("train", real_data_dir)
+    train = D.Dataset(train.images[:2000], train.scale, (28, 28)).with_binarization("dynamic")
+    test = D.load_mnist("test", real_data_dir, binarize="fixed", rng=0)[:500]
+    scores = []
+    vae = VAE(n_latent=5, n_hidden=100, budget=20_000, lr=0.01, rng=0)
+    vae.fit(train, callback=lambda v, seen: scores.append((seen, v.score(test, rng=0))),
+            eval_points=[100, 1000, 5000, 20_000])
+    (_, first), (_, last) = scores[0], scores[-1]
+    assert [s for s, _ in scores] == [100, 1000, 5000, 20_000]
+    assert np.all(np.diff([b for _, b in scores]) > 0), scores
+    assert last > first + 100, scores     # about -540 after one minibatch, about -200 after 20k
