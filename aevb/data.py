@@ -290,9 +290,11 @@ class Dataset:
         """
         mode = check_binarize(mode)
         if mode == "fixed":
-            probs = self.to_float(np.float64)
             rng = np.random.default_rng(rng)
-            bits = (rng.random(probs.shape) < probs).astype(np.uint8)
+            bits = np.empty(self.images.shape, np.uint8)
+            for start in range(0, len(self), 10_000):     # never a float copy of it all
+                rows = slice(start, start + 10_000)
+                bits[rows] = binarize(self.batch(rows, np.float64), rng)
             return replace(self, images=bits, scale=1.0, binarize="fixed")
         return replace(self, binarize=mode)
 
