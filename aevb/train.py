@@ -52,7 +52,7 @@ class MinibatchSampler:
             raise ValueError(f"minibatch size M = {batch_size} must be between 1 and the "
                              f"number of datapoints N = {n}")
         self.n, self.batch_size, self.sampling, self.rng = n, batch_size, sampling, rng
-        self.order, self.pos = None, n
+        self.order, self.pos = np.arange(0), n
 
     def next(self):
         M = self.batch_size
@@ -64,20 +64,22 @@ class MinibatchSampler:
         self.pos += M
         return np.sort(idx)          # sorted rows gather faster; the batch is a set
 
+    def state_dict(self):
+        return {"order": self.order.copy(), "pos": self.pos}
 
-def train(enc, dec, data, optimizer, *, budget, rng, batch_size=100, n_mc_samples=1,
-          estimator="B", weight_decay=True, sigmoid_mean=False, sampling="shuffle",
-          dtype=np.float64, callback=None, eval_points=None, progress=False):
-    """Run Algorithm 1 on ``data``, updating ``enc`` and ``dec`` in place.
+    def load_state_dict(self, d):
+        self.order, self.pos = np.asarray(d["order"], dtype=np.int64), int(d["pos"])
+
+
+class Trainer:
+    """Algorithm 1 with its whole state in one place, so a run can stop and resume exactly.
 
     Parameters
     ----------
-    enc, dec : parameter containers (:mod:`aevb.networks`)
+    enc, dec : parameter containers (:mod:`aevb.networks`), updated in place
     data : aevb.data.Dataset
         N datapoints; minibatches are converted to ``dtype`` as they are drawn.
     optimizer : aevb.optim.Optimizer
-    budget : int
-        Training samples to evaluate (the number of steps is budget / M, rounded up).
     rng : numpy.random.Generator
         Draws the minibatches, the noise eps and any dynamic binarization.
     batch_size : int
@@ -87,49 +89,129 @@ def train(enc, dec, data, optimizer, *, budget, rng, batch_size=100, n_mc_sample
     estimator : {'A', 'B'}
     weight_decay : bool
         Include the MAP prior p(theta) = N(0, I) on the weights (Section 5).
-    callback : callable(samples_seen, step) or None
-        Called at each of ``eval_points`` (default :func:`log_schedule`).
+    sigmoid_mean : bool
+        Gaussian decoder with means squashed into (0, 1).
+    sampling : {'shuffle', 'replacement'}
+    dtype : float32 or float64
+
+    Attributes
+    ----------
+    seen : int
+        Training samples evaluated so far.
+    step : int
+        Minibatch updates so far.
+    """
+
+    def __init__(self, enc, dec, data, optimizer, *, rng, batch_size=100, n_mc_samples=1,
+                 estimator="B", weight_decay=True, sigmoid_mean=False, sampling="shuffle",
+                 dtype=np.float64):
+        if int(n_mc_samples) < 1:
+            raise ValueError(f"n_mc_samples (L) must be >= 1, got {n_mc_samples}")
+        self.enc, self.dec, self.data, self.optimizer, self.rng = enc, dec, data, optimizer, rng
+        self.M, self.L = int(batch_size), int(n_mc_samples)
+        self.estimator, self.weight_decay = estimator, weight_decay
+        self.sigmoid_mean, self.dtype = sigmoid_mean, np.dtype(dtype)
+        self.sampler = MinibatchSampler(len(data), self.M, sampling, rng)
+        self.seen = self.step = 0
+
+    def minibatch_step(self):
+        """One pass of Algorithm 1's loop body; returns the minibatch's bounds (M,)."""
+        J = self.enc.W_mean.shape[1]
+        x = self.data.batch(self.sampler.next(), self.dtype, self.rng)         # (M, D)
+        eps = self.rng.standard_normal((self.L, self.M, J), dtype=self.dtype)  # (L, M, J)
+        res = sgvb(self.enc, self.dec, x, eps, self.estimator,
+                   n_data=len(self.data) if self.weight_decay else None,
+                   sigmoid_mean=self.sigmoid_mean)
+        if not math.isfinite(res.objective):
+            raise NonFiniteError(
+                f"the objective is {res.objective} at step {self.step + 1} ({self.seen} "
+                f"training samples evaluated); parameters were left as they were before this "
+                f"step. Likely causes: a step size too large for this model, or data outside "
+                f"[0, 1].")
+        self.optimizer.step(self.enc.arrays() + self.dec.arrays(),
+                            res.denc.arrays() + res.ddec.arrays())
+        self.step += 1
+        self.seen += self.M
+        return res.bound
+
+    def run(self, budget, *, callback=None, eval_points=None, progress=False,
+            should_stop=None, checkpoint_every=None, on_checkpoint=None):
+        """Train until ``budget`` training samples have been evaluated in total.
+
+        Parameters
+        ----------
+        budget : int
+            Total training samples (counting those of earlier calls); the
+            last step may overshoot by less than M.
+        callback : callable(seen, step) or None
+            Called when ``seen`` passes each of ``eval_points`` (default
+            :func:`log_schedule`); points already passed are skipped.
+        should_stop : callable() -> bool, or None
+            Checked after every minibatch; True ends the run early (used for
+            Ctrl-C and SIGTERM).
+        checkpoint_every : int or None
+            Call ``on_checkpoint(seen, step)`` each time ``seen`` crosses a
+            multiple of it.
+
+        Returns
+        -------
+        finished : bool
+            False if ``should_stop`` ended the run early.
+        """
+        n_steps = max(0, math.ceil((budget - self.seen) / self.M))
+        points = [p for p in (eval_points if eval_points is not None
+                              else log_schedule(budget, self.M)) if p > self.seen]
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            bar = tqdm(total=n_steps * self.M, unit="samples", unit_scale=True,
+                       dynamic_ncols=True)
+        try:
+            for _ in range(n_steps):
+                before = self.seen
+                bound = self.minibatch_step()
+                if bar is not None:
+                    bar.update(self.M)
+                    if self.step % 50 == 0:
+                        bar.set_postfix(bound=f"{bound.mean():.2f}")
+                while points and self.seen >= points[0]:
+                    points.pop(0)
+                    if callback is not None:
+                        callback(self.seen, self.step)
+                if checkpoint_every and self.seen // checkpoint_every > before // checkpoint_every:
+                    on_checkpoint(self.seen, self.step)
+                if should_stop is not None and should_stop():
+                    return False
+        finally:
+            if bar is not None:
+                bar.close()
+        return True
+
+    def state_dict(self):
+        """Everything besides the parameters needed to continue bitwise identically."""
+        return {"seen": self.seen, "step": self.step,
+                "rng": self.rng.bit_generator.state,
+                "sampler": self.sampler.state_dict(),
+                "optimizer": self.optimizer.state_dict()}
+
+    def load_state_dict(self, d):
+        self.seen, self.step = int(d["seen"]), int(d["step"])
+        self.rng.bit_generator.state = d["rng"]
+        self.sampler.load_state_dict(d["sampler"])
+        self.optimizer.load_state_dict(d["optimizer"])
+
+
+def train(enc, dec, data, optimizer, *, budget, rng, callback=None, eval_points=None,
+          progress=False, **settings):
+    """Run Algorithm 1 on ``data`` from the start, updating ``enc`` and ``dec`` in place.
+
+    ``settings`` are those of :class:`Trainer`; ``budget``, ``callback``,
+    ``eval_points`` and ``progress`` those of :meth:`Trainer.run`.
 
     Returns
     -------
     samples_seen : int
     """
-    N = len(data)
-    J = enc.W_mean.shape[1]
-    M, L = int(batch_size), int(n_mc_samples)
-    if L < 1:
-        raise ValueError(f"n_mc_samples (L) must be >= 1, got {L}")
-    sampler = MinibatchSampler(N, M, sampling, rng)
-    n_steps = math.ceil(budget / M)
-    points = list(eval_points if eval_points is not None else log_schedule(budget, M))
-    params = enc.arrays() + dec.arrays()
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-        bar = tqdm(total=n_steps * M, unit="samples", unit_scale=True, dynamic_ncols=True)
-    seen = 0
-    try:
-        for step in range(1, n_steps + 1):
-            x = data.batch(sampler.next(), dtype, rng)                 # (M, D)
-            eps = rng.standard_normal((L, M, J), dtype=dtype)          # (L, M, J)
-            res = sgvb(enc, dec, x, eps, estimator,
-                       n_data=N if weight_decay else None, sigmoid_mean=sigmoid_mean)
-            if not math.isfinite(res.objective):
-                raise NonFiniteError(
-                    f"the objective is {res.objective} at step {step} ({seen} training samples "
-                    f"evaluated); parameters were left as they were before this step. Likely "
-                    f"causes: a step size too large for this model, or data outside [0, 1].")
-            optimizer.step(params, res.denc.arrays() + res.ddec.arrays())
-            seen += M
-            if bar is not None:
-                bar.update(M)
-                if step % 50 == 0:
-                    bar.set_postfix(bound=f"{res.bound.mean():.2f}")
-            while points and seen >= points[0]:
-                points.pop(0)
-                if callback is not None:
-                    callback(seen, step)
-    finally:
-        if bar is not None:
-            bar.close()
-    return seen
+    trainer = Trainer(enc, dec, data, optimizer, rng=rng, **settings)
+    trainer.run(budget, callback=callback, eval_points=eval_points, progress=progress)
+    return trainer.seen

@@ -19,9 +19,9 @@ def test_train_mnist_writes_a_complete_run_folder(real_data_dir, tmp_path):
                  "--budget", "2000", "--dtype", "float32", "--seed", "3", "--out", str(out),
                  "--data-dir", str(real_data_dir), "--no-progress"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
-        "config.json", "curve.png", "log.jsonl", "params.npz", "samples.png"]
+        "checkpoint.npz", "config.json", "curve.png", "log.jsonl", "params.npz", "samples.png"]
     config = json.loads((out / "config.json").read_text())
-    assert config["binarize"] == "dynamic" and config["n_train"] == 50_000
+    assert config["binarize"] == "dynamic" and config["train_split"] == "train"
     assert config["n_latent"] == 3 and config["dtype"] == "float32" and config["seed"] == 3
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["samples"] for r in log] == [100, 200, 500, 1000, 2000]

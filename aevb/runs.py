@@ -1,0 +1,248 @@
+"""Run folders: start, checkpoint, interrupt and resume a training run exactly.
+
+A run folder holds ``config.json`` (every setting, including the data
+protocol), ``log.jsonl`` (one JSON object per evaluation), ``checkpoint.npz``
+(:mod:`aevb.checkpoint`, rewritten atomically every ``checkpoint_every``
+samples, on Ctrl-C or SIGTERM, and at the end), and when the run is finished
+``params.npz``, ``samples.png`` and ``curve.png``.
+
+Resuming restores the parameters, the optimizer, the minibatch order and both
+random generators (training and evaluation), so a run that is interrupted and
+resumed ends bitwise identical to one that never stopped (same machine, NumPy,
+BLAS build and thread count). Log records written after the last checkpoint
+are dropped on resume and written again, identically.
+"""
+import json
+import signal
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from . import checkpoint as ckpt
+from . import data as D
+from .model import VAE
+from .train import Trainer
+
+RUN_FILES = ("config.json", "log.jsonl", "checkpoint.npz", "params.npz", "samples.png",
+             "curve.png")
+N_TRAIN_EVAL = 10_000        # training points scored at each evaluation
+VAE_SETTINGS = ("n_latent", "n_hidden", "likelihood", "sigmoid_mean", "estimator",
+                "n_mc_samples", "batch_size", "optimizer", "lr", "weight_decay", "budget",
+                "sampling", "init_std", "dtype")
+ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean", "dtype")
+
+
+class RunError(RuntimeError):
+    """Training stopped on a failure; the last good checkpoint was kept."""
+
+
+def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n_mc_samples=1,
+                batch_size=100, optimizer="adagrad", lr=None, budget=1_000_000,
+                binarize="dynamic", full_train=False, sampling="shuffle", weight_decay=True,
+                dtype="float64", seed=0, checkpoint_every=100_000):
+    """A complete, JSON-ready run config with the paper's defaults per dataset."""
+    if dataset not in D.DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose from {D.DATASETS}")
+    mnist = dataset == "mnist"
+    return {"aevb_version": __version__, "dataset": dataset,
+            "train_split": ("train_full" if full_train else "train") if mnist else "train",
+            "binarize": D.check_binarize(binarize) if mnist else "none",
+            "scale": D.MNIST_SCALE if mnist else D.FREY_SCALE,
+            "n_latent": n_latent, "n_hidden": n_hidden or (500 if mnist else 200),
+            "likelihood": "bernoulli" if mnist else "gaussian", "sigmoid_mean": True,
+            "estimator": estimator, "n_mc_samples": n_mc_samples, "batch_size": batch_size,
+            "optimizer": optimizer, "lr": lr or (0.01 if mnist else 0.02),
+            "weight_decay": weight_decay, "budget": int(budget), "sampling": sampling,
+            "init_std": 0.01, "dtype": dtype, "seed": seed,
+            "checkpoint_every": int(checkpoint_every), "n_train_eval": N_TRAIN_EVAL}
+
+
+def n_train(config):
+    """N, the number of training points the config's data has (for --epochs)."""
+    if config["dataset"] == "frey":
+        return D.N_FREY_TRAIN
+    return 60_000 if config["train_split"] == "train_full" else D.N_MNIST_TRAIN
+
+
+def load_data(config, data_dir=None, download=None):
+    """(train, test, train_eval) Datasets as the config says; test binarized once, seeded."""
+    if config["dataset"] == "mnist":
+        train = D.mnist(config["train_split"], data_dir, download)
+        test = D.mnist("test", data_dir, download)
+        train = train.with_binarization(config["binarize"])
+        test = test.with_binarization("none" if config["binarize"] == "none" else "fixed",
+                                      rng=[config["seed"], 2])
+    else:
+        train, test = (D.frey_face(s, data_dir, download) for s in ("train", "test"))
+    n = min(config["n_train_eval"], len(train))
+    train_eval = D.Dataset(train.images[:n], train.scale, train.image_shape, name=train.name,
+                           split=train.split, binarize=train.binarize)
+    return train, test, train_eval
+
+
+def _write_json(path, obj):
+    ckpt.atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
+
+
+@contextmanager
+def _stop_on_signals():
+    """Turn SIGINT and SIGTERM into a request to stop after the current minibatch."""
+    received = []
+    handler = lambda signum, frame: received.append(signum)   # noqa: E731
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class Run:
+    """One run folder being trained; use :func:`start` or :func:`resume`."""
+
+    def __init__(self, out, config, data_dir=None, download=None):
+        self.out, self.config = Path(out), config
+        self.train, self.test, self.train_eval = load_data(config, data_dir, download)
+        c = config
+        self.vae = VAE(**{k: c[k] for k in VAE_SETTINGS}, rng=c["seed"])
+        self.vae.initialize(self.train.n_features, np.dtype(c["dtype"]))
+        self.trainer = Trainer(
+            self.vae.encoder_params_, self.vae.decoder_params_, self.train, self.vae.optimizer_,
+            rng=self.vae._rng, batch_size=c["batch_size"], n_mc_samples=c["n_mc_samples"],
+            estimator=c["estimator"], weight_decay=c["weight_decay"],
+            sigmoid_mean=self.vae._sigmoid, sampling=c["sampling"], dtype=c["dtype"])
+        self.eval_rng = np.random.default_rng([c["seed"], 1])   # never touches training noise
+        self.t0 = time.perf_counter()
+        self.elapsed_before = 0.0
+
+    # -------------------------------------------------------------- pieces
+    def evaluate(self, seen, step):
+        rec = {"samples": seen, "train_bound": self.vae.score(self.train_eval, rng=self.eval_rng),
+               "test_bound": self.vae.score(self.test, rng=self.eval_rng),
+               "seconds": round(self.elapsed(), 2)}
+        with open(self.out / "log.jsonl", "a") as f:
+            f.write(json.dumps(rec) + "\n")
+
+    def elapsed(self):
+        return self.elapsed_before + time.perf_counter() - self.t0
+
+    def save_checkpoint(self, seen=None, step=None):
+        ckpt.save(self.out / "checkpoint.npz", self.vae.encoder_params_,
+                  self.vae.decoder_params_, self.trainer.state_dict(),
+                  {"config": self.config, "eval_rng": self.eval_rng.bit_generator.state,
+                   "seconds": self.elapsed()})
+
+    def finish(self):
+        from .plotting import plot_bound_curve, save_image_grid
+        import io
+        buf = io.BytesIO()
+        np.savez(buf, **{f"encoder.{k}": v for k, v in self.vae.encoder_params_.items()},
+                 **{f"decoder.{k}": v for k, v in self.vae.decoder_params_.items()})
+        ckpt.atomic_write_bytes(self.out / "params.npz", buf.getvalue())
+        c = self.config
+        save_image_grid(self.out / "samples.png", self.vae.sample(100, rng=[c["seed"], 3]),
+                        self.train.image_shape, 10)
+        records = ckpt.read_log(self.out / "log.jsonl")
+        plot_bound_curve(self.out / "curve.png", records,
+                         f"{c['dataset']}, N_z = {c['n_latent']}, {c['n_hidden']} hidden")
+        return records
+
+    # -------------------------------------------------------------- the loop
+    def run(self, progress=True, debug_nans=False, echo=print):
+        """Train to the config's budget. Returns 0 when finished, 130/143 when stopped by a signal."""
+        c = self.config
+        errstate = (np.errstate(over="raise", invalid="raise", divide="raise") if debug_nans
+                    else nullcontext())
+        with _stop_on_signals() as received, errstate:
+            try:
+                finished = self.trainer.run(
+                    c["budget"], callback=self.evaluate, progress=progress,
+                    should_stop=lambda: bool(received), checkpoint_every=c["checkpoint_every"],
+                    on_checkpoint=self.save_checkpoint)
+            except FloatingPointError as e:
+                kept = self.out / "checkpoint.npz"
+                where = (f"the last good checkpoint is kept in {kept}" if kept.exists()
+                         else "no checkpoint had been written yet")
+                raise RunError(f"{e}\n{where}; to continue with other settings, start a new "
+                               f"run (for example with a smaller --lr)") from None
+        self.save_checkpoint()
+        if not finished:
+            name = signal.Signals(received[0]).name
+            echo(f"stopped by {name} after {self.trainer.seen} training samples; checkpoint "
+                 f"saved. Resume with: aevb train --resume {self.out}")
+            return 128 + received[0]
+        records = self.finish()
+        last = records[-1] if records else None
+        if last:
+            echo(f"{last['samples']} training samples evaluated in {self.elapsed():.0f} s: "
+                 f"train bound {last['train_bound']:.2f}, test bound {last['test_bound']:.2f} "
+                 f"nats per datapoint ({self.out})")
+        return 0
+
+
+def start(out, config, *, data_dir=None, download=None, overwrite=False):
+    """A new run in folder ``out``; refuses a folder that already holds files unless ``overwrite``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a folder")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f"{out} already holds files; choose another folder, resume it "
+                             f"with --resume, or pass --overwrite to replace its results")
+    run = Run(out, config, data_dir, download)      # data errors surface before any write
+    out.mkdir(parents=True, exist_ok=True)
+    for name in RUN_FILES:
+        (out / name).unlink(missing_ok=True)
+    _write_json(out / "config.json", config)
+    (out / "log.jsonl").write_text("")
+    return run
+
+
+def read_config(out):
+    """The config.json of run folder ``out``."""
+    path = Path(out) / "config.json"
+    if not path.is_file():
+        raise ckpt.CheckpointError(f"{out} is not an aevb run folder (no config.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ckpt.CheckpointError(f"{path} is not valid JSON ({e})") from None
+
+
+def resume(out, *, budget=None, data_dir=None, download=None):
+    """Reopen run folder ``out`` at its last checkpoint (optionally with a new total budget)."""
+    out = Path(out)
+    config = read_config(out)
+    if not (out / "checkpoint.npz").is_file():
+        raise ckpt.CheckpointError(f"{out} has no checkpoint.npz to resume from; the run "
+                                   f"stopped before its first checkpoint: start it again")
+    enc, dec, state, meta = ckpt.load(out / "checkpoint.npz")
+    saved = meta.get("config", {})
+    differ = [k for k in ARCHITECTURE if saved.get(k) != config.get(k)]
+    if differ:
+        raise ckpt.CheckpointError(
+            f"{out / 'checkpoint.npz'} is from a different model than {out / 'config.json'} "
+            f"({', '.join(f'{k}: {saved.get(k)!r} vs {config.get(k)!r}' for k in differ)})")
+    if budget is not None:
+        config["budget"] = int(budget)
+    run = Run(out, config, data_dir, download)
+    for mine, theirs, tag in ((run.vae.encoder_params_, enc, "encoder"),
+                              (run.vae.decoder_params_, dec, "decoder")):
+        if type(mine) is not type(theirs) or mine.shapes() != theirs.shapes() \
+                or mine.dtype != theirs.dtype:
+            raise ckpt.CheckpointError(f"the {tag} in {out / 'checkpoint.npz'} does not fit the "
+                                       f"architecture in config.json")
+        for a, b in zip(mine.arrays(), theirs.arrays()):
+            a[...] = b
+    run.trainer.load_state_dict(state)
+    run.eval_rng.bit_generator.state = meta["eval_rng"]
+    run.elapsed_before = float(meta.get("seconds", 0.0))
+    records = ckpt.read_log(out / "log.jsonl", upto=run.trainer.seen)
+    ckpt.atomic_write_bytes(out / "log.jsonl",
+                            "".join(json.dumps(r) + "\n" for r in records).encode())
+    if budget is not None:
+        _write_json(out / "config.json", config)
+    return run
