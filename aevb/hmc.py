@@ -8,10 +8,16 @@ with probability min(1, exp(H_old - H_new)) (Metropolis), so pi is left
 invariant for any fixed eps.
 
 During burn-in each chain's step size is tuned towards a target acceptance
-rate (the paper uses 90%): after every iteration,
-``log eps += (a - target) / sqrt(t + 1)`` with a the chain's acceptance
-probability. Tuning stops when burn-in ends, and samples are kept only
-afterwards, so the kept samples come from a fixed, valid HMC kernel.
+rate (the paper uses 90%) by dual averaging (Hoffman & Gelman 2014, Sec.
+3.2.1): with a_t the chain's acceptance probability at iteration t,
+
+    Hbar_t    = (1 - 1/(t + t0)) Hbar_{t-1} + (target - a_t) / (t + t0)
+    log eps_t = mu - sqrt(t) / gamma * Hbar_t,       mu = log(10 eps_0)
+    log ebar_t = t^-kappa log eps_t + (1 - t^-kappa) log ebar_{t-1}
+
+(gamma = 0.05, t0 = 10, kappa = 0.75). When burn-in ends the step size is
+fixed at ebar, and samples are kept only afterwards, so the kept samples come
+from a fixed, valid HMC kernel.
 """
 from dataclasses import dataclass
 
@@ -67,14 +73,15 @@ def hmc(log_prob_and_grad, z0, n_samples, rng=None, *, n_leapfrog=4, step_size=0
     z = np.asarray(z0)
     z = z.astype(np.float64) if z.dtype.kind != "f" else z.copy()
     M = z.shape[0]
-    log_eps = np.log(np.broadcast_to(np.asarray(step_size, z.dtype), (M,))).copy()
+    log_eps = np.log(np.broadcast_to(np.asarray(step_size, np.float64), (M,))).copy()
+    mu, h_bar, log_eps_bar = np.log(10.0) + log_eps, np.zeros(M), log_eps.copy()
     logp, grad = log_prob_and_grad(z)
     samples = np.empty((n_samples,) + z.shape, z.dtype)
     accepted = np.zeros(M)
     kept, t, n_after = 0, 0, 0
     while kept < n_samples:
         p = rng.standard_normal(z.shape).astype(z.dtype, copy=False)
-        eps = np.exp(log_eps)[:, None]
+        eps = np.exp(log_eps)[:, None].astype(z.dtype)
         z_new, p_new, logp_new, grad_new = leapfrog(z, p, eps, grad, log_prob_and_grad,
                                                     n_leapfrog)
         # H = -log pi + |p|^2 / 2; accept with probability min(1, exp(H_old - H_new))
@@ -85,9 +92,15 @@ def hmc(log_prob_and_grad, z0, n_samples, rng=None, *, n_leapfrog=4, step_size=0
         z = np.where(accept[:, None], z_new, z)
         logp = np.where(accept, logp_new, logp)
         grad = np.where(accept[:, None], grad_new, grad)
-        if t < burn_in:
+        if t < burn_in:                                   # dual averaging (docstring)
             a = np.exp(np.minimum(log_ratio, 0.0))
-            log_eps += (a - target_accept) / np.sqrt(t + 1.0)
+            n = t + 1
+            h_bar += ((target_accept - a) - h_bar) / (n + 10.0)
+            log_eps = mu - np.sqrt(n) / 0.05 * h_bar
+            w = n ** -0.75
+            log_eps_bar = w * log_eps + (1 - w) * log_eps_bar
+            if n == burn_in:
+                log_eps = log_eps_bar.copy()
         else:
             accepted += accept
             n_after += 1

@@ -1,0 +1,45 @@
+"""HMC leaves its target invariant and tunes its step size."""
+import numpy as np
+
+from aevb.hmc import hmc
+
+MEAN = np.array([1.0, -2.0])
+COV = np.array([[1.0, 0.8], [0.8, 2.0]])
+PREC = np.linalg.inv(COV)
+
+
+def gaussian_target(z):
+    d = z - MEAN
+    return -0.5 * np.einsum("mi,ij,mj->m", d, PREC, d), -d @ PREC
+
+
+def test_exact_invariance_when_started_in_the_target():
+    """Chains started at exact draws stay distributed as the target (no tuning, fixed step)."""
+    rng = np.random.default_rng(0)
+    M = 20_000
+    z0 = rng.multivariate_normal(MEAN, COV, size=M)
+    res = hmc(gaussian_target, z0, 1, rng, step_size=0.6, burn_in=0, n_leapfrog=3)
+    z = res.samples[0]
+    se = np.sqrt(np.diag(COV) / M)
+    assert np.all(np.abs(z.mean(0) - MEAN) < 4 * se), z.mean(0)
+    np.testing.assert_allclose(np.cov(z.T), COV, atol=0.06)
+    assert not np.allclose(z, z0)                        # it did move
+    assert 0.3 < res.accept_rate.mean() < 1.0
+
+
+def test_moments_from_a_bad_start_with_tuning():
+    rng = np.random.default_rng(1)
+    M = 500
+    res = hmc(gaussian_target, np.full((M, 2), 10.0), 200, rng, burn_in=200,
+              target_accept=0.9, step_size=0.05)
+    z = res.samples.reshape(-1, 2)
+    np.testing.assert_allclose(z.mean(0), MEAN, atol=0.05)
+    np.testing.assert_allclose(np.cov(z.T), COV, rtol=0.06, atol=0.03)
+    assert abs(res.accept_rate.mean() - 0.9) < 0.05, res.accept_rate.mean()
+    assert res.step_size.shape == (M,)
+
+
+def test_divergent_proposals_are_rejected_not_propagated():
+    rng = np.random.default_rng(2)
+    res = hmc(gaussian_target, np.zeros((50, 2)), 20, rng, step_size=100.0, burn_in=0)
+    assert np.all(np.isfinite(res.samples))
