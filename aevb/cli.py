@@ -1,4 +1,4 @@
-"""The ``aevb`` command: ``aevb train`` (Algorithm 1 on MNIST or Frey Face) and ``aevb data``.
+"""The ``aevb`` command: ``train`` (Algorithm 1), ``evaluate`` (log p(x)) and ``data``.
 
 ``aevb train --out RUN_DIR`` starts a run; ``aevb train --resume RUN_DIR``
 continues one from its last checkpoint (:mod:`aevb.runs` describes the
@@ -92,6 +92,21 @@ def build_parser():
                    help="make NumPy raise at the first overflow or invalid operation")
     t.add_argument("--no-progress", action="store_true")
 
+    e = sub.add_parser("evaluate", help="estimate log p(x) for a run (importance sampling "
+                       "or the Appendix D HMC estimator)")
+    e.add_argument("run_dir", metavar="RUN_DIR")
+    e.add_argument("--estimator", choices=("is", "hmc"), default="is")
+    e.add_argument("--splits", nargs="+", choices=("train", "test"), default=["test"])
+    e.add_argument("--n-points", type=_positive_int, default=1000,
+                   help="first N points of each split (the paper: 1000)")
+    e.add_argument("--n-samples", type=_positive_int, default=None,
+                   help="K for is (default 5000); posterior samples for hmc (default 1000)")
+    e.add_argument("--paper", action="store_true",
+                   help="hmc: the paper's settings (50 samples, 4 leapfrog steps, a KDE)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--data-dir", default=None)
+    e.add_argument("--offline", action="store_true", help="never download")
+
     d = sub.add_parser("data", help="show where the datasets are and whether they verify")
     d.add_argument("--data-dir", default=None)
     d.add_argument("--fetch", action="store_true", help="download missing files")
@@ -119,6 +134,19 @@ def cmd_train(args):
     return run.run(progress=not args.no_progress, debug_nans=args.debug_nans)
 
 
+def cmd_evaluate(args):
+    res = runs.evaluate_likelihood(
+        args.run_dir, args.estimator, splits=args.splits, n_points=args.n_points,
+        n_samples=args.n_samples, paper=args.paper, seed=args.seed, data_dir=args.data_dir,
+        download=False if args.offline else None)
+    for split, r in res["splits"].items():
+        print(f"{split}: log p(x) = {r['log_px_mean']:.2f} +- {r['log_px_sem']:.2f} nats "
+              f"({args.estimator}, {r['n_points']} points, {r['seconds']:.1f} s; "
+              f"ELBO {r['elbo_mean']:.2f})")
+    print(f"written to {args.run_dir}/likelihood-{args.estimator}.json")
+    return 0
+
+
 def cmd_data(args):
     if args.fetch:
         for names in D.FILES.values():
@@ -135,7 +163,8 @@ def cmd_data(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "data": cmd_data}[args.command](args)
+        return {"train": cmd_train, "evaluate": cmd_evaluate,
+                "data": cmd_data}[args.command](args)
     except (D.DataError, CheckpointError, ValueError) as e:
         print(f"aevb {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -246,3 +246,69 @@ def resume(out, *, budget=None, data_dir=None, download=None):
     if budget is not None:
         _write_json(out / "config.json", config)
     return run
+
+
+def load_params(out):
+    """(encoder, decoder, source) of a run: params.npz if finished, else its checkpoint."""
+    out = Path(out)
+    if (out / "params.npz").is_file():
+        with np.load(out / "params.npz") as z:
+            arrays = {k: z[k] for k in z.files}
+        config = read_config(out)
+        dec_type = "BernoulliMLPParams" if config["likelihood"] == "bernoulli" \
+            else "GaussianMLPParams"
+        try:
+            enc = ckpt._container("GaussianMLPParams", "encoder", arrays)
+            dec = ckpt._container(dec_type, "decoder", arrays)
+        except KeyError as e:
+            raise ckpt.CheckpointError(f"{out / 'params.npz'} lacks {e}") from None
+        return enc, dec, "params.npz"
+    if (out / "checkpoint.npz").is_file():
+        enc, dec, state, _ = ckpt.load(out / "checkpoint.npz")
+        return enc, dec, f"checkpoint.npz at {state['seen']} training samples"
+    raise ckpt.CheckpointError(f"{out} holds neither params.npz nor checkpoint.npz")
+
+
+def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
+                        n_samples=None, paper=False, seed=0, data_dir=None, download=None):
+    """Estimate log p(x) on the first ``n_points`` of each split; write likelihood-EST.json.
+
+    ``estimator`` is ``is`` (importance sampling, K = ``n_samples``, default
+    5000) or ``hmc`` (Appendix D, ``n_samples`` posterior samples, default
+    1000; ``paper=True`` uses the paper's settings). MNIST points are
+    binarized once with a seed (the test set exactly as during training).
+    """
+    from . import likelihood as LK
+    if estimator not in ("is", "hmc"):
+        raise ValueError(f"unknown estimator {estimator!r}: use 'is' or 'hmc'")
+    out = Path(out)
+    config = read_config(out)
+    enc, dec, source = load_params(out)
+    train, test, _ = load_data(config, data_dir, download)
+    sigmoid = config["likelihood"] == "gaussian" and config["sigmoid_mean"]
+    vae = VAE(config["n_latent"], config["n_hidden"], config["likelihood"],
+              sigmoid_mean=config["sigmoid_mean"])
+    vae.encoder_params_, vae.decoder_params_ = enc, dec
+    result = {"estimator": estimator, "params": source, "seed": seed, "splits": {}}
+    rng = np.random.default_rng(seed)
+    for split in splits:
+        data = {"train": train, "test": test}[split]
+        data = D.Dataset(data.images[:n_points], data.scale, data.image_shape,
+                         binarize=data.binarize)
+        if data.binarize == "dynamic":
+            data = data.with_binarization("fixed", rng=[config["seed"], 4])
+        x = data.to_float(np.float64)
+        t0 = time.perf_counter()
+        if estimator == "is":
+            est = LK.importance_sampled(enc, dec, x, n_samples or 5000, rng, sigmoid)
+        else:
+            kw = dict(LK.PAPER) if paper else {"n_samples": n_samples or 1000}
+            est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
+        seconds = time.perf_counter() - t0
+        result["settings"] = est.settings
+        result["splits"][split] = {
+            "n_points": len(x), "log_px_mean": est.mean, "log_px_sem": est.sem,
+            "mc_stderr_mean": float(np.mean(est.stderr)),
+            "elbo_mean": vae.score(x, rng=rng), "seconds": round(seconds, 2)}
+    _write_json(out / f"likelihood-{estimator}.json", result)
+    return result

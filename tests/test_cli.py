@@ -76,3 +76,24 @@ def test_data_command_reports_status(real_data_dir):
     r = run_cli("data", "--data-dir", str(real_data_dir))
     assert r.returncode == 0, r.stderr
     assert r.stdout.count("verified") == 5
+
+
+@pytest.mark.parametrize("estimator", ["is", "hmc"])
+def test_evaluate_writes_its_results_into_the_run(real_data_dir, tmp_path, estimator):
+    out = tmp_path / "run"
+    assert main(["train", "--n-latent", "2", "--n-hidden", "20", "--budget", "3000",
+                 "--out", str(out), "--data-dir", str(real_data_dir), "--no-progress"]) == 0
+    assert main(["evaluate", str(out), "--estimator", estimator, "--splits", "train", "test",
+                 "--n-points", "20", "--n-samples", "200", "--data-dir", str(real_data_dir)]) == 0
+    res = json.loads((out / f"likelihood-{estimator}.json").read_text())
+    assert res["params"] == "params.npz" and res["settings"]["n_samples"] == 200
+    for split in ("train", "test"):
+        r = res["splits"][split]
+        assert r["n_points"] == 20 and np.isfinite(r["log_px_mean"])
+        assert r["log_px_mean"] > r["elbo_mean"] - 1.0       # log p(x) >= ELBO, up to noise
+
+
+def test_evaluate_without_parameters_is_a_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    r = run_cli("evaluate", str(tmp_path))
+    assert r.returncode == 2 and "holds neither params.npz nor checkpoint.npz" in r.stderr
