@@ -223,3 +223,32 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
                 g = getattr(grads, name)
                 g -= scale * getattr(dprior, name)   # loss gradient: +(M/N) W
     return SGVBResult(bound, objective, denc, ddec)
+
+
+def score_function_gradient(enc, dec, x, eps, sigmoid_mean=False):
+    """Section 2.2's "naive" gradient of the bound for the encoder, for comparison.
+
+    With z_l = mean + sigma * eps_l a draw from q(z|x) (not differentiated
+    through) and f(z) = log p(x, z) - log q(z|x)::
+
+        grad_phi L ~ (1/L) sum_l f(z_l) grad_phi log q(z_l|x)
+
+    (the term E_q[grad_phi log q] is zero). Unbiased, but "exhibits very high
+    variance" (Section 2.2); :func:`sgvb` gives the reparameterized gradient of
+    the same quantity.
+
+    Returns
+    -------
+    denc : GaussianMLPParams
+        Gradient of the loss ``-sum_i L(x_i)`` (the sign convention of :func:`sgvb`).
+    """
+    (mean, logvar), c_enc = gaussian_mlp_forward(enc, x)
+    z, _ = reparameterize_forward(mean, logvar, eps)              # (L, M, J)
+    logpx, _ = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)
+    logpz, _ = standard_normal_log_density_forward(z)
+    logqz, c_qz = gaussian_log_likelihood_forward(z, mean, logvar)
+    f = logpx + logpz - logqz                                     # (L, M)
+    # d/d(mean, logvar) of sum_l f_l log q(z_l|x) / L at fixed z, negated for the loss
+    _, dmean, dlogvar = gaussian_log_likelihood_backward(-f / eps.shape[0], c_qz)
+    _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc)
+    return denc

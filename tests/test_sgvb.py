@@ -125,3 +125,16 @@ def test_unknown_estimator_is_a_clear_error():
     enc, dec, x = _model(rng, "bernoulli")
     with pytest.raises(ValueError, match="unknown estimator 'C'"):
         sgvb.lower_bound(enc, dec, x, np.zeros((1, M, J)), "C")
+
+
+def test_score_function_gradient_is_unbiased_but_noisier():
+    """Both estimate the same gradient: their means agree within Monte Carlo error."""
+    rng = np.random.default_rng(10)
+    enc, dec, x = _model(rng, "bernoulli")
+    R = 20_000
+    eps = rng.standard_normal((R, 1, M, J))
+    naive = np.stack([sgvb.score_function_gradient(enc, dec, x, e).W_mean for e in eps])
+    reparam = np.stack([sgvb.sgvb(enc, dec, x, e, "A").denc.W_mean for e in eps[:2000]])
+    se = np.sqrt(naive.var(0) / R + reparam.var(0) / 2000)
+    assert np.all(np.abs(naive.mean(0) - reparam.mean(0)) < 5 * se)
+    assert naive.var(0).mean() > 10 * reparam.var(0).mean()
