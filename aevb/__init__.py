@@ -5,7 +5,12 @@ by finite differences. The user-facing object is :class:`VAE`; the modules
 follow the paper: layers, distributions, networks (Appendix C), sgvb
 (Sections 2.3 and 3), optim, train (Algorithm 1), data, plotting, cli.
 """
-from .model import VAE
-
 __version__ = "0.1.0"
-__all__ = ["VAE", "__version__"]
+
+from . import (checkpoint, data, datafiles, distributions, gradcheck, hmc,  # noqa: E402
+               layers, likelihood, networks, optim, plotting, sgvb, train)
+from .model import VAE  # noqa: E402
+
+__all__ = ["VAE", "__version__", "checkpoint", "data", "datafiles", "distributions",
+           "gradcheck", "hmc", "layers", "likelihood", "networks", "optim", "plotting",
+           "sgvb", "train"]

@@ -143,7 +143,7 @@ def cmd_evaluate(args):
         print(f"{split}: log p(x) = {r['log_px_mean']:.2f} +- {r['log_px_sem']:.2f} nats "
               f"({args.estimator}, {r['n_points']} points, {r['seconds']:.1f} s; "
               f"ELBO {r['elbo_mean']:.2f})")
-    print(f"written to {args.run_dir}/likelihood-{args.estimator}.json")
+    print(f"written to {args.run_dir}/{res['file']}")
     return 0
 
 

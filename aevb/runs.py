@@ -271,7 +271,7 @@ def load_params(out):
 
 def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
                         n_samples=None, paper=False, seed=0, data_dir=None, download=None):
-    """Estimate log p(x) on the first ``n_points`` of each split; write likelihood-EST.json.
+    """Estimate log p(x) on the first ``n_points`` of each split; write likelihood-EST[-paper].json.
 
     ``estimator`` is ``is`` (importance sampling, K = ``n_samples``, default
     5000) or ``hmc`` (Appendix D, ``n_samples`` posterior samples, default
@@ -310,5 +310,6 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
             "n_points": len(x), "log_px_mean": est.mean, "log_px_sem": est.sem,
             "mc_stderr_mean": float(np.mean(est.stderr)),
             "elbo_mean": vae.score(x, rng=rng), "seconds": round(seconds, 2)}
-    _write_json(out / f"likelihood-{estimator}.json", result)
+    result["file"] = f"likelihood-{estimator}{'-paper' if paper else ''}.json"
+    _write_json(out / result["file"], result)
     return result
