@@ -12,8 +12,6 @@ Numerics: the Bernoulli log-likelihood is computed from logits,
 """
 import numpy as np
 
-from .layers import sigmoid
-
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -21,7 +19,8 @@ def bernoulli_log_likelihood_forward(x, logits):
     """log p(x|z) for the Bernoulli MLP decoder (Appendix C.1).
 
     ``sum_i x_i log y_i + (1 - x_i) log(1 - y_i)`` with ``y = sigmoid(logits)``,
-    written as ``sum_i x_i * l_i - logaddexp(0, l_i)``. ``x`` may be binary or
+    written as ``sum_i x_i * l_i - log(1 + exp(l_i))`` with the softplus
+    evaluated stably as ``max(l, 0) + log1p(exp(-|l|))``. ``x`` may be binary or
     grey levels in [0, 1] (then it is the cross-entropy of Bernoulli means).
 
     Parameters
@@ -35,8 +34,11 @@ def bernoulli_log_likelihood_forward(x, logits):
     out : ndarray, shape (..., M)
     cache : tuple
     """
-    out = (x * logits).sum(axis=-1) - np.logaddexp(0.0, logits).sum(axis=-1)
-    return out, (x, logits)
+    e = np.exp(-np.abs(logits))                   # exp(-|l|) in (0, 1], never overflows
+    softplus = np.log1p(e)
+    softplus += np.maximum(logits, 0.0)          # log(1 + exp(l)) = max(l, 0) + log(1 + exp(-|l|))
+    out = (x * logits).sum(axis=-1) - softplus.sum(axis=-1)
+    return out, (x, logits, e)
 
 
 def bernoulli_log_likelihood_backward(dout, cache):
@@ -45,8 +47,9 @@ def bernoulli_log_likelihood_backward(dout, cache):
     ``x`` is data and gets no gradient; returns ``dlogits`` of shape
     (..., M, D): ``dout * (x - sigmoid(logits))``.
     """
-    x, logits = cache
-    return dout[..., None] * (x - sigmoid(logits))
+    x, logits, e = cache
+    y = np.where(logits >= 0, 1.0, e) / (1.0 + e)     # sigmoid(logits), reusing exp(-|l|)
+    return dout[..., None] * (x - y)
 
 
 def gaussian_log_likelihood_forward(x, mean, logvar):

@@ -33,12 +33,15 @@ def linear_forward(x, W, b):
     return out, (x, W)
 
 
-def linear_backward(dout, cache):
+def linear_backward(dout, cache, need_dx=True):
     """Backward of :func:`linear_forward`.
+
+    ``need_dx=False`` skips ``dx`` (returned as None): the encoder's input is
+    data, and that product is a sixth of a training step's arithmetic.
 
     Returns
     -------
-    dx : ndarray, shape (..., n_in)
+    dx : ndarray, shape (..., n_in), or None
     dW : ndarray, shape (n_in, n_out)
     db : ndarray, shape (n_out,)
     """
@@ -47,7 +50,7 @@ def linear_backward(dout, cache):
     dout2 = dout.reshape(-1, n_out)            # (batch, n_out)
     dW = x.reshape(-1, n_in).T @ dout2         # (n_in, n_out)
     db = dout2.sum(axis=0)
-    dx = dout @ W.T                            # (..., n_in)
+    dx = dout @ W.T if need_dx else None       # (..., n_in)
     return dx, dW, db
 
 

@@ -154,12 +154,12 @@ def gaussian_mlp_forward(params, x, sigmoid_mean=False):
     return (mean, logvar), (c_h, c_tanh, c_mean, c_sig, c_logvar)
 
 
-def gaussian_mlp_backward(dmean, dlogvar, cache):
+def gaussian_mlp_backward(dmean, dlogvar, cache, need_dx=True):
     """Backward of :func:`gaussian_mlp_forward`.
 
     Returns
     -------
-    dx : ndarray, shape (..., n_in)
+    dx : ndarray, shape (..., n_in), or None if not ``need_dx``
     grads : GaussianMLPParams
     """
     c_h, c_tanh, c_mean, c_sig, c_logvar = cache
@@ -169,7 +169,7 @@ def gaussian_mlp_backward(dmean, dlogvar, cache):
     dh_lv, dW_logvar, db_logvar = linear_backward(dlogvar, c_logvar)
     dh += dh_lv
     da = tanh_backward(dh, c_tanh)
-    dx, dW_h, db_h = linear_backward(da, c_h)
+    dx, dW_h, db_h = linear_backward(da, c_h, need_dx)
     return dx, GaussianMLPParams(dW_h, db_h, dW_mean, db_mean, dW_logvar, db_logvar)
 
 

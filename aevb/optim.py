@@ -25,6 +25,7 @@ class Optimizer:
     def __init__(self, lr):
         self.lr = _check_lr(lr)
         self.state = None
+        self.work = None
         self.t = 0
 
     def _init_state(self, params):
@@ -36,6 +37,8 @@ class Optimizer:
             raise ValueError(f"{len(params)} parameter arrays but {len(grads)} gradients")
         if self.state is None:
             self.state = self._init_state(params)
+        if self.work is None:                 # scratch arrays, reused every step; not state
+            self.work = [np.empty_like(p) for p in params]
         self.t += 1
         for i, (p, g) in enumerate(zip(params, grads)):
             self._update(i, p, g)
@@ -86,12 +89,14 @@ class Adagrad(Optimizer):
 
     def _update(self, i, p, g):
         (G,) = self.state[i]
-        G += g * g
-        step = np.sqrt(G)
-        step += self.eps
-        np.divide(g, step, out=step)
-        step *= self.lr
-        p -= step
+        tmp = self.work[i]
+        np.multiply(g, g, out=tmp)
+        G += tmp                              # G <- G + g^2
+        np.sqrt(G, out=tmp)
+        tmp += self.eps
+        np.divide(g, tmp, out=tmp)
+        tmp *= self.lr
+        p -= tmp                              # theta <- theta - lr g / (sqrt(G) + eps)
 
 
 class SGD(Optimizer):

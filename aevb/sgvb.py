@@ -147,19 +147,10 @@ def lower_bound(enc, dec, x, eps, estimator="B", sigmoid_mean=False):
 def log_prior(*containers):
     """MAP prior log p(theta) = -1/2 sum W^2 over the weight matrices (no constant).
 
-    Returns the value and, per container, the gradient of log p(theta)
-    (``-W`` for weights, zero for biases).
+    Its gradient is ``-W`` for each weight matrix and zero for the biases.
     """
-    value = 0.0
-    grads = []
-    for params in containers:
-        g = params.zeros_like()
-        for name in params.weight_names():
-            W = getattr(params, name)
-            value -= 0.5 * float(np.vdot(W, W))
-            setattr(g, name, -W)
-        grads.append(g)
-    return value, grads
+    return -0.5 * sum(float(np.vdot(W, W)) for params in containers
+                      for W in (getattr(params, n) for n in params.weight_names()))
 
 
 def minibatch_estimate(bound, n_data):
@@ -211,17 +202,16 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
     dmean_rep, dlogvar_rep = reparameterize_backward(dz, c_rep)
     dmean += dmean_rep
     dlogvar += dlogvar_rep
-    _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc)
+    _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)   # x is data
 
     objective = float(bound.sum())
     if n_data is not None:                 # MAP prior, scaled by M/N (module docstring)
         scale = M / n_data
-        value, prior_grads = log_prior(enc, dec)
-        objective += scale * value
-        for grads, dprior in ((denc, prior_grads[0]), (ddec, prior_grads[1])):
-            for name in grads.weight_names():
+        objective += scale * log_prior(enc, dec)
+        for params, grads in ((enc, denc), (dec, ddec)):
+            for name in params.weight_names():
                 g = getattr(grads, name)
-                g -= scale * getattr(dprior, name)   # loss gradient: +(M/N) W
+                g += scale * getattr(params, name)     # loss gradient of -(M/N) log p(theta)
     return SGVBResult(bound, objective, denc, ddec)
 
 
