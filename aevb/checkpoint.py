@@ -55,6 +55,20 @@ def atomic_write_bytes(path, payload):
         pass
 
 
+def param_arrays(enc, dec):
+    """The parameters as ``{"encoder.W_h": ..., "decoder.b_logits": ...}`` (the .npz names)."""
+    arrays = {f"encoder.{k}": v for k, v in enc.items()}
+    arrays.update({f"decoder.{k}": v for k, v in dec.items()})
+    return arrays
+
+
+def save_params(path, enc, dec):
+    """Write the parameters alone (a finished run's ``params.npz``), atomically."""
+    buf = io.BytesIO()
+    np.savez(buf, **param_arrays(enc, dec))
+    atomic_write_bytes(path, buf.getvalue())
+
+
 def save(path, enc, dec, trainer_state, meta):
     """Write a checkpoint atomically.
 
@@ -64,8 +78,7 @@ def save(path, enc, dec, trainer_state, meta):
     trainer_state : dict from :meth:`aevb.train.Trainer.state_dict`
     meta : dict, JSON-serializable (the config, the evaluation rng state, ...)
     """
-    arrays = {f"encoder.{k}": v for k, v in enc.items()}
-    arrays.update({f"decoder.{k}": v for k, v in dec.items()})
+    arrays = param_arrays(enc, dec)
     opt = trainer_state["optimizer"]
     for i, per_array in enumerate(opt["state"] or []):
         for k, a in enumerate(per_array):

@@ -137,11 +137,8 @@ class Run:
 
     def finish(self):
         from .plotting import plot_bound_curve, save_image_grid
-        import io
-        buf = io.BytesIO()
-        np.savez(buf, **{f"encoder.{k}": v for k, v in self.vae.encoder_params_.items()},
-                 **{f"decoder.{k}": v for k, v in self.vae.decoder_params_.items()})
-        ckpt.atomic_write_bytes(self.out / "params.npz", buf.getvalue())
+        ckpt.save_params(self.out / "params.npz", self.vae.encoder_params_,
+                         self.vae.decoder_params_)
         c = self.config
         save_image_grid(self.out / "samples.png", self.vae.sample(100, rng=[c["seed"], 3]),
                         self.train.image_shape, 10)

@@ -36,6 +36,15 @@ N_TRAIN, M = 60_000, 100
 
 # ------------------------------------------------------------------ workers
 
+def _timed(step, steps):
+    """Seconds for ``steps`` calls of ``step()`` after 20 warm-up calls."""
+    for _ in range(20):
+        step()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return time.perf_counter() - t0, steps
+
 def _mnist_uint8(data_dir):
     from aevb import data as D
     return D.mnist("train_full", data_dir).with_binarization("dynamic")
@@ -72,13 +81,7 @@ def worker_floor(a):
         x @ W1; h @ Wh; z @ Wd1; hd @ Wd2                     # forward: 4 products
         hd.T @ dl; dl @ Wd2.T; z.T @ dad; dad @ Wd1.T         # decoder backward: 4
         h.T @ dhead; dhead @ Wh.T; x.T @ dh                   # encoder backward: 3
-    for _ in range(20):
-        step()
-    steps = a.steps or N_TRAIN // M
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return time.perf_counter() - t0, steps
+    return _timed(step, a.steps or N_TRAIN // M)
 
 
 def worker_torch(a):
@@ -115,13 +118,7 @@ def worker_torch(a):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    for _ in range(20):
-        step()
-    steps = a.steps or N // M
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    return time.perf_counter() - t0, steps
+    return _timed(step, a.steps or N // M)
 
 
 def worker_score(a):
