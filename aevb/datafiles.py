@@ -13,7 +13,6 @@ A missing file is downloaded, if allowed, from a list of mirrors into the
 first of those folders, written under a temporary name and renamed only once
 verified. Downloads are off when ``download=False`` or ``AEVB_OFFLINE=1``.
 """
-import gzip
 import hashlib
 import io
 import os
@@ -136,6 +135,37 @@ def download_file(filename, folder, urls, timeout=60):
 _CACHE = {}
 
 
+def _gunzip(path, chunk=1 << 20):
+    """Decompress a one-member gzip file a chunk at a time into one preallocated buffer.
+
+    The size comes from the gzip trailer, so the file is never held twice over
+    (``gzip.decompress`` would keep the compressed bytes, the output and its
+    growing intermediate buffers at once: about twice the data at peak).
+    """
+    compressed = path.stat().st_size
+    with open(path, "rb") as f:
+        f.seek(max(compressed - 4, 0))
+        size = int.from_bytes(f.read(4), "little")          # ISIZE: length mod 2^32
+        if size > 1100 * compressed + 2 ** 20:              # deflate expands at most ~1032x
+            raise EOFError("its trailer gives an impossible length")
+        f.seek(0)
+        out, pos = bytearray(size), 0
+        d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        for block in iter(lambda: f.read(chunk), b""):
+            piece = d.decompress(block)
+            if pos + len(piece) > size:
+                raise EOFError("it holds more data than its trailer says")
+            out[pos:pos + len(piece)] = piece
+            pos += len(piece)
+            if d.eof:
+                break
+    if not d.eof or pos != size:
+        raise EOFError(f"the compressed stream ends early ({pos} of {size} bytes)")
+    if d.unused_data.strip(b"\0"):
+        raise EOFError("it has more than one gzip member; recompress it as one")
+    return out
+
+
 def read_verified(path, name=None):
     """The (decompressed) bytes of a dataset file, after checking their SHA-256.
 
@@ -146,13 +176,14 @@ def read_verified(path, name=None):
     name = name or path.name
     if name not in CHECKSUMS:
         raise DataError(f"{name} is not a known dataset file ({', '.join(CHECKSUMS)})")
-    raw = path.read_bytes()
     if name.endswith(".gz"):
         try:
-            raw = gzip.decompress(raw)
+            raw = _gunzip(path)
         except (EOFError, OSError, zlib.error) as e:
             raise DataError(f"{path} is not a complete gzip file ({e}); it is probably "
                             f"truncated: delete it and download it again") from None
+    else:
+        raw = path.read_bytes()
     digest = hashlib.sha256(raw).hexdigest()
     if digest != CHECKSUMS[name]:
         raise ChecksumError(f"{path} has the wrong SHA-256 and was not used:\n"
