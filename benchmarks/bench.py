@@ -121,6 +121,19 @@ def worker_torch(a):
     return _timed(step, a.steps or N // M)
 
 
+def worker_adagrad(a):
+    """Adagrad's update alone, over the paper model's parameter shapes."""
+    from aevb import networks as nets
+    from aevb.optim import Adagrad
+    dt, rng = np.dtype(a.dtype), np.random.default_rng(0)
+    enc = nets.init_gaussian_mlp(784, a.hidden, a.latent, rng, dtype=dt)
+    dec = nets.init_bernoulli_mlp(a.latent, a.hidden, 784, rng, dtype=dt)
+    params = enc.arrays() + dec.arrays()
+    grads = [rng.standard_normal(p.shape).astype(dt) for p in params]
+    opt = Adagrad(0.01)
+    return _timed(lambda: opt.step(params, grads), a.steps or N_TRAIN // M)
+
+
 def worker_score(a):
     from aevb import VAE, data as D
     test = D.mnist("test", a.data_dir).with_binarization("fixed", rng=0)
@@ -140,7 +153,8 @@ def worker_is(a):
 
 
 WORKERS = {"aevb": worker_aevb, "floor": worker_floor, "torch-default": worker_torch,
-           "torch-fused": worker_torch, "score": worker_score, "is": worker_is}
+           "torch-fused": worker_torch, "adagrad": worker_adagrad, "score": worker_score,
+           "is": worker_is}
 
 
 # ------------------------------------------------------------------ orchestration
@@ -196,6 +210,8 @@ def machine():
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--only", choices=("all", "memory"), default="all",
+                   help="memory: re-measure peak RSS alone and update it in --out")
     p.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
     p.add_argument("--data-dir", default=None)
     p.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
@@ -207,6 +223,14 @@ def main():
         a.kind = a.worker
         seconds, count = WORKERS[a.worker](a)
         print(json.dumps({"kind": a.worker, "seconds": seconds, "count": count}))
+        return
+    if a.only == "memory":
+        out = Path(a.out)
+        results = json.loads(out.read_text()) if out.exists() else {}
+        results["peak_rss_mb_full_mnist_float32"] = peak_rss_mb(a.data_dir)
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"peak RSS of aevb train on full MNIST, float32: "
+              f"{results['peak_rss_mb_full_mnist_float32']:.0f} MB (written to {out})")
         return
 
     try:
@@ -251,6 +275,9 @@ def main():
                                for h in (100, 200, 500, 1000)}
     sc["epoch_s_vs_latent"] = {j: run_worker("aevb", latent=j, data_dir=a.data_dir)["seconds"]
                                for j in (2, 20, 200)}
+    sc["adagrad_ms_per_step"] = {
+        dt: 1e3 * (lambda r: r["seconds"] / r["count"])(run_worker("adagrad", dt))
+        for dt in ("float32", "float64")}
     sc["score_10k_test_s"] = run_worker("score", data_dir=a.data_dir)["seconds"]
     sc["is_k5000_1000_test_s"] = run_worker("is", data_dir=a.data_dir)["seconds"]
     results["peak_rss_mb_full_mnist_float32"] = peak_rss_mb(a.data_dir)
