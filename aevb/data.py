@@ -105,8 +105,8 @@ class Dataset:
         if mode == "fixed":
             rng = np.random.default_rng(rng)
             bits = np.empty(self.images.shape, np.uint8)
-            for start in range(0, len(self), 10_000):     # never a float copy of it all
-                rows = slice(start, start + 10_000)
+            for start in range(0, len(self), 1000):       # never a float copy of it all
+                rows = slice(start, start + 1000)
                 bits[rows] = binarize(self.batch(rows, np.float64), rng)
             return replace(self, images=bits, scale=1.0, binarize="fixed")
         return replace(self, binarize=mode)
