@@ -69,6 +69,23 @@ def save_params(path, enc, dec):
     atomic_write_bytes(path, buf.getvalue())
 
 
+def load_params(path):
+    """The (encoder, decoder) of a ``params.npz`` written by :func:`save_params`.
+
+    The decoder's type follows from its array names (``W_logits``: Bernoulli).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        dec_type = ("BernoulliMLPParams" if "decoder.W_logits" in arrays
+                    else "GaussianMLPParams")
+        return (_container("GaussianMLPParams", "encoder", arrays),
+                _container(dec_type, "decoder", arrays))
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise CheckpointError(f"{path} is not a readable aevb parameter file "
+                              f"({type(e).__name__}: {e})") from None
+
+
 def save(path, enc, dec, trainer_state, meta):
     """Write a checkpoint atomically.
 

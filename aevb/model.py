@@ -10,6 +10,7 @@ import numpy as np
 
 from . import data as _data
 from . import networks as nets
+from .layers import sigmoid
 from .optim import make_optimizer
 from .sgvb import check_estimator, lower_bound
 from .train import train
@@ -175,15 +176,11 @@ class VAE:
         dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
                                         else np.float64))
         self.initialize(data.n_features, dtype)
-        if self.batch_size > len(data):
-            raise ValueError(f"batch_size M = {self.batch_size} is larger than the data set "
-                             f"(N = {len(data)}); use a smaller batch_size")
-        cb = None if callback is None else (lambda seen, step: callback(self, seen))
 
         def on_eval(seen, step):
             self.n_samples_seen_ = seen
-            if cb is not None:
-                cb(seen, step)
+            if callback is not None:
+                callback(self, seen)
         self.n_samples_seen_ = train(
             self.encoder_params_, self.decoder_params_, data, self.optimizer_,
             budget=self.budget, rng=self._rng, batch_size=self.batch_size,
@@ -231,7 +228,6 @@ class VAE:
         z = np.asarray(z, dtype=self.decoder_params_.dtype)
         dec = self.decoder_params_
         if isinstance(dec, nets.BernoulliMLPParams):
-            from .layers import sigmoid
             return sigmoid(nets.bernoulli_mlp_forward(dec, z)[0])
         return nets.gaussian_mlp_forward(dec, z, self._sigmoid)[0][0]
 

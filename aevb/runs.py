@@ -249,17 +249,7 @@ def load_params(out):
     """(encoder, decoder, source) of a run: params.npz if finished, else its checkpoint."""
     out = Path(out)
     if (out / "params.npz").is_file():
-        with np.load(out / "params.npz") as z:
-            arrays = {k: z[k] for k in z.files}
-        config = read_config(out)
-        dec_type = "BernoulliMLPParams" if config["likelihood"] == "bernoulli" \
-            else "GaussianMLPParams"
-        try:
-            enc = ckpt._container("GaussianMLPParams", "encoder", arrays)
-            dec = ckpt._container(dec_type, "decoder", arrays)
-        except KeyError as e:
-            raise ckpt.CheckpointError(f"{out / 'params.npz'} lacks {e}") from None
-        return enc, dec, "params.npz"
+        return (*ckpt.load_params(out / "params.npz"), "params.npz")
     if (out / "checkpoint.npz").is_file():
         enc, dec, state, _ = ckpt.load(out / "checkpoint.npz")
         return enc, dec, f"checkpoint.npz at {state['seen']} training samples"
@@ -282,10 +272,10 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
     config = read_config(out)
     enc, dec, source = load_params(out)
     train, test, _ = load_data(config, data_dir, download)
-    sigmoid = config["likelihood"] == "gaussian" and config["sigmoid_mean"]
     vae = VAE(config["n_latent"], config["n_hidden"], config["likelihood"],
               sigmoid_mean=config["sigmoid_mean"])
     vae.encoder_params_, vae.decoder_params_ = enc, dec
+    sigmoid = vae._sigmoid
     result = {"estimator": estimator, "params": source, "seed": seed, "splits": {}}
     rng = np.random.default_rng(seed)
     for split in splits:

@@ -48,9 +48,11 @@ class MinibatchSampler:
     def __init__(self, n, batch_size, sampling, rng):
         if sampling not in SAMPLING:
             raise ValueError(f"unknown sampling {sampling!r}: choose from {SAMPLING}")
-        if not 1 <= batch_size <= n:
-            raise ValueError(f"minibatch size M = {batch_size} must be between 1 and the "
-                             f"number of datapoints N = {n}")
+        if batch_size < 1:
+            raise ValueError(f"minibatch size M must be >= 1, got {batch_size}")
+        if batch_size > n:
+            raise ValueError(f"minibatch size M = {batch_size} is larger than the data set "
+                             f"(N = {n}); use a smaller batch size")
         self.n, self.batch_size, self.sampling, self.rng = n, batch_size, sampling, rng
         self.order, self.pos = np.arange(0), n
 
@@ -97,9 +99,7 @@ class Trainer:
     Attributes
     ----------
     seen : int
-        Training samples evaluated so far.
-    step : int
-        Minibatch updates so far.
+        Training samples evaluated so far (``step`` = seen / M).
     """
 
     def __init__(self, enc, dec, data, optimizer, *, rng, batch_size=100, n_mc_samples=1,
@@ -112,7 +112,12 @@ class Trainer:
         self.estimator, self.weight_decay = estimator, weight_decay
         self.sigmoid_mean, self.dtype = sigmoid_mean, np.dtype(dtype)
         self.sampler = MinibatchSampler(len(data), self.M, sampling, rng)
-        self.seen = self.step = 0
+        self.seen = 0
+
+    @property
+    def step(self):
+        """Minibatch updates so far (every step evaluates M samples)."""
+        return self.seen // self.M
 
     def minibatch_step(self):
         """One pass of Algorithm 1's loop body; returns the minibatch's bounds (M,)."""
@@ -130,7 +135,6 @@ class Trainer:
                 f"[0, 1].")
         self.optimizer.step(self.enc.arrays() + self.dec.arrays(),
                             res.denc.arrays() + res.ddec.arrays())
-        self.step += 1
         self.seen += self.M
         return res.bound
 
@@ -195,7 +199,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict()}
 
     def load_state_dict(self, d):
-        self.seen, self.step = int(d["seen"]), int(d["step"])
+        self.seen = int(d["seen"])
         self.rng.bit_generator.state = d["rng"]
         self.sampler.load_state_dict(d["sampler"])
         self.optimizer.load_state_dict(d["optimizer"])

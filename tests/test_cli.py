@@ -97,3 +97,11 @@ def test_evaluate_without_parameters_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text("{}")
     r = run_cli("evaluate", str(tmp_path))
     assert r.returncode == 2 and "holds neither params.npz nor checkpoint.npz" in r.stderr
+
+
+def test_evaluate_with_a_corrupt_parameter_file_is_a_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    (tmp_path / "params.npz").write_bytes(b"not an npz file")
+    r = run_cli("evaluate", str(tmp_path))
+    assert r.returncode == 2 and "is not a readable aevb parameter file" in r.stderr
+    assert "Traceback" not in r.stderr
