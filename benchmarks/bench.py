@@ -1,7 +1,8 @@
 """Training speed and memory of aevb, against the matrix-product floor and PyTorch.
 
-    python benchmarks/bench.py                 # everything, about 10 minutes
-    python benchmarks/bench.py --quick         # fewer rounds and steps, about 3 minutes
+    python benchmarks/bench.py                 # everything: about 8 minutes on 2 cores
+    python benchmarks/bench.py --quick         # 2 rounds of 200 steps instead of 3 epochs
+    python benchmarks/bench.py --only memory   # peak memory alone
 
 Every measurement runs in a fresh subprocess, because the BLAS thread count
 must be fixed before NumPy (or PyTorch) loads. Within each round the workers
