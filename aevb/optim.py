@@ -35,12 +35,31 @@ class Optimizer:
         """Update each array of ``params`` in place, using ``grads`` (same shapes)."""
         if len(params) != len(grads):
             raise ValueError(f"{len(params)} parameter arrays but {len(grads)} gradients")
+        self.begin_step(params)
+        self.update(params, grads)
+
+    def begin_step(self, params):
+        """Start a step over all of ``params``; :meth:`update` then does it, whole or in parts.
+
+        A step in parts lets a caller update some arrays while the gradients of
+        others are still being computed (see :class:`aevb.train.Trainer`).
+        """
         if self.state is None:
             self.state = self._init_state(params)
         if self.work is None:                 # scratch arrays, reused every step; not state
             self.work = [np.empty_like(p) for p in params]
+        if len(params) != len(self.state):
+            raise ValueError(f"this optimizer holds state for {len(self.state)} parameter "
+                             f"arrays, not {len(params)}")
         self.t += 1
-        for i, (p, g) in enumerate(zip(params, grads)):
+
+    def update(self, params, grads, first=0):
+        """Update arrays ``first, first + 1, ...`` of the current step (see :meth:`begin_step`).
+
+        Parts of one step touch different arrays, so they may run on
+        different threads at the same time.
+        """
+        for i, (p, g) in enumerate(zip(params, grads), start=first):
             self._update(i, p, g)
 
     def state_dict(self):

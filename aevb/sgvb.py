@@ -153,13 +153,21 @@ def log_prior(*containers):
                       for W in (getattr(params, n) for n in params.weight_names()))
 
 
+def _add_prior_gradient(params, grads, scale):
+    """``grads += scale * W`` for each weight matrix: the loss gradient of ``-scale * log p(theta)``."""
+    for name in params.weight_names():
+        g = getattr(grads, name)
+        g += scale * getattr(params, name)
+
+
 def minibatch_estimate(bound, n_data):
     """Eq. 8: ``(N/M) sum_i L(x_i)``, the full-data bound estimated from M points."""
     bound = np.asarray(bound)
     return n_data / bound.shape[0] * float(bound.sum())
 
 
-def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
+def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
+         decoder_ready=None):
     """Value and gradients of the SGVB objective on one minibatch (Algorithm 1).
 
     Parameters
@@ -179,6 +187,12 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
         and the objective is the plain sum of the bounds.
     sigmoid_mean : bool
         Gaussian decoder only: means squashed into (0, 1).
+    decoder_ready : callable(objective, ddec) or None
+        Called once the objective and the decoder's gradient ``ddec`` are
+        final, before the encoder's backward pass. That pass no longer reads
+        the decoder's parameters, so the callback may start updating them
+        (:class:`aevb.train.Trainer` does so on a second thread). If it
+        raises, :func:`sgvb` stops and passes the exception on.
 
     Returns
     -------
@@ -189,9 +203,17 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
     bound, (estimator, c_enc, c_rep, c_dec, c_latent) = _forward(
         enc, dec, x, eps, estimator, sigmoid_mean)
     L, M = eps.shape[0], x.shape[0]
+    objective = float(bound.sum())
+    scale = None if n_data is None else M / n_data     # MAP prior, scaled by M/N (module docstring)
+    if scale is not None:
+        objective += scale * log_prior(enc, dec)
     # loss = -sum_i bound_i, so d loss / d logpx_li = -1/L
     dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)
     dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
+    if scale is not None:
+        _add_prior_gradient(dec, ddec, scale)
+    if decoder_ready is not None:
+        decoder_ready(objective, ddec)
     if estimator == "B":
         dmean, dlogvar = kl_standard_normal_backward(np.ones(M, bound.dtype), c_latent)
     else:
@@ -203,15 +225,8 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False):
     dmean += dmean_rep
     dlogvar += dlogvar_rep
     _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)   # x is data
-
-    objective = float(bound.sum())
-    if n_data is not None:                 # MAP prior, scaled by M/N (module docstring)
-        scale = M / n_data
-        objective += scale * log_prior(enc, dec)
-        for params, grads in ((enc, denc), (dec, ddec)):
-            for name in params.weight_names():
-                g = getattr(grads, name)
-                g += scale * getattr(params, name)     # loss gradient of -(M/N) log p(theta)
+    if scale is not None:
+        _add_prior_gradient(enc, denc, scale)
     return SGVBResult(bound, objective, denc, ddec)
 
 
