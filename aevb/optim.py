@@ -56,11 +56,11 @@ class Optimizer:
     def update(self, params, grads, first=0):
         """Update arrays ``first, first + 1, ...`` of the current step (see :meth:`begin_step`).
 
-        Parts of one step touch different arrays, so they may run on
-        different threads at the same time.
+        Parts of one step that touch different arrays may run on different
+        threads at the same time.
         """
         for i, (p, g) in enumerate(zip(params, grads), start=first):
-            self._update(i, p, g)
+            self._update(p, g, self.state[i], self.work[i])
 
     def state_dict(self):
         """Arrays and counters needed to resume exactly."""
@@ -106,9 +106,8 @@ class Adagrad(Optimizer):
     def _init_state(self, params):
         return [[np.full_like(p, self.initial_accumulator)] for p in params]
 
-    def _update(self, i, p, g):
-        (G,) = self.state[i]
-        tmp = self.work[i]
+    def _update(self, p, g, state, tmp):
+        (G,) = state
         np.multiply(g, g, out=tmp)
         G += tmp                              # G <- G + g^2
         np.sqrt(G, out=tmp)
@@ -124,8 +123,9 @@ class SGD(Optimizer):
     def _init_state(self, params):
         return [[] for _ in params]
 
-    def _update(self, i, p, g):
-        p -= self.lr * g
+    def _update(self, p, g, state, tmp):
+        np.multiply(g, self.lr, out=tmp)
+        p -= tmp
 
 
 class Adam(Optimizer):
@@ -142,8 +142,8 @@ class Adam(Optimizer):
     def _init_state(self, params):
         return [[np.zeros_like(p), np.zeros_like(p)] for p in params]
 
-    def _update(self, i, p, g):
-        m, v = self.state[i]
+    def _update(self, p, g, state, tmp):
+        m, v = state
         m *= self.beta1
         m += (1 - self.beta1) * g
         v *= self.beta2

@@ -130,7 +130,8 @@ class Trainer:
             raise ValueError(f"n_mc_samples (L) must be >= 1, got {n_mc_samples}")
         if threads is None:
             threads = DEFAULT_THREADS
-        if threads not in (1, 2):
+        if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) \
+                or threads not in (1, 2):
             raise ValueError(f"threads must be 1 or 2 (or None for {DEFAULT_THREADS} on this "
                              f"machine), got {threads!r}")
         self.threads = threads

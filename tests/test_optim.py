@@ -78,3 +78,26 @@ def test_paper_step_sizes_and_factory():
     assert isinstance(make_optimizer("Adagrad", 0.02), Adagrad)
     with pytest.raises(ValueError, match="unknown optimizer 'rmsprop'"):
         make_optimizer("rmsprop", 0.1)
+
+
+def test_a_step_in_parts_is_the_whole_step():
+    rng = np.random.default_rng(1)
+    shapes = [(4, 3), (3,), (3, 2)]
+    grads = [[rng.normal(size=s) for s in shapes] for _ in range(3)]
+    for cls in (Adagrad, Adam, SGD):
+        whole, parts = [np.ones(s) for s in shapes], [np.ones(s) for s in shapes]
+        opt_w, opt_p = cls(0.1), cls(0.1)
+        for g in grads:
+            opt_w.step(whole, g)
+            opt_p.begin_step(parts)
+            opt_p.update(parts[1:], g[1:], first=1)      # the later arrays first
+            opt_p.update(parts[:1], g[:1])
+        for a, b in zip(whole, parts):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_state_for_other_arrays_is_a_clear_error():
+    opt = Adagrad(0.1)
+    opt.step([np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
+    with pytest.raises(ValueError, match="holds state for 2 parameter arrays, not 1"):
+        opt.step([np.ones(2)], [np.ones(2)])

@@ -138,3 +138,37 @@ def test_score_function_gradient_is_unbiased_but_noisier():
     se = np.sqrt(naive.var(0) / R + reparam.var(0) / 2000)
     assert np.all(np.abs(naive.mean(0) - reparam.mean(0)) < 5 * se)
     assert naive.var(0).mean() > 10 * reparam.var(0).mean()
+
+
+@pytest.mark.parametrize("estimator", ["A", "B"])
+def test_decoder_ready_hook_sees_the_final_decoder_gradient(estimator):
+    rng = np.random.default_rng(7)
+    enc, dec, x = _model(rng, "bernoulli")
+    eps = rng.standard_normal((2, M, J))
+    plain = sgvb.sgvb(enc, dec, x, eps, estimator, n_data=50)
+    calls, dec2 = [], dec.copy()
+
+    def ready(objective, ddec):
+        calls.append((objective, [a.copy() for a in ddec.arrays()]))
+        for a in dec2.arrays():         # as if the decoder were updated meanwhile
+            a[...] = 0.0
+
+    hooked = sgvb.sgvb(enc, dec2, x, eps, estimator, n_data=50, decoder_ready=ready)
+    assert len(calls) == 1 and calls[0][0] == plain.objective == hooked.objective
+    for a, b, c in zip(calls[0][1], plain.ddec.arrays(), hooked.ddec.arrays()):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+    # the encoder's backward pass did not read the decoder's (now zeroed) parameters
+    for a, b in zip(plain.denc.arrays(), hooked.denc.arrays()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_decoder_ready_hook_can_stop_the_computation():
+    rng = np.random.default_rng(8)
+    enc, dec, x = _model(rng, "gaussian")
+
+    def refuse(objective, ddec):
+        raise RuntimeError("stop here")
+
+    with pytest.raises(RuntimeError, match="stop here"):
+        sgvb.sgvb(enc, dec, x, rng.standard_normal((1, M, J)), decoder_ready=refuse)
