@@ -17,6 +17,7 @@ Parameters live in small dataclasses whose fields are named after Appendix C;
 gradients come back in the same container type.
 """
 from dataclasses import dataclass, fields
+from functools import cache
 
 import numpy as np
 
@@ -26,13 +27,18 @@ from .layers import (linear_backward, linear_forward, sigmoid_backward,
 INIT_STD = 0.01   # Section 5: parameters drawn from N(0, 0.01^2)
 
 
+@cache
+def _field_names(cls):                     # dataclasses.fields is slow for a per-step call
+    return tuple(f.name for f in fields(cls))
+
+
 class Params:
     """Behaviour shared by the parameter containers (fields are ndarrays)."""
 
     @classmethod
     def names(cls):
         """Field names in declaration order."""
-        return [f.name for f in fields(cls)]
+        return list(_field_names(cls))
 
     def arrays(self):
         """The arrays, in field order (views, not copies)."""

@@ -23,6 +23,7 @@ on a helper thread while the encoder's backward pass is computed (the
 follows on the calling thread. Each array is still updated by the same
 operations, so the result is bitwise the same as with ``threads=1``.
 """
+import contextvars
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -164,8 +165,9 @@ class Trainer:
                     f"outside [0, 1].")
             self.optimizer.begin_step(enc + dec)
             if self.threads == 2:
-                pending.append(_helper().submit(self.optimizer.update, dec, ddec.arrays(),
-                                                len(enc)))
+                pending.append(_helper().submit(   # in this thread's context: np.errstate holds
+                    contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
+                    len(enc)))
             else:
                 self.optimizer.update(dec, ddec.arrays(), len(enc))
 

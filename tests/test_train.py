@@ -60,3 +60,21 @@ def test_bad_thread_count_is_a_clear_error(threads):
 def test_log_schedule_is_1_2_5_per_decade_and_ends_at_the_budget():
     assert log_schedule(1000, 100) == [100, 200, 500, 1000]
     assert log_schedule(1050, 100) == [100, 200, 500, 1000, 1100]
+
+
+class _DivideByZeroOnDecoder(Adagrad):
+    """Adagrad that divides by zero while updating the decoder's output layer."""
+
+    def _update(self, p, g, state, tmp):
+        if p.shape[-1] == 20:                     # W_logits, b_logits of _trainer's decoder
+            np.divide(1.0, np.zeros(1))
+        super()._update(p, g, state, tmp)
+
+
+def test_helper_thread_obeys_the_callers_errstate():
+    # `aevb train --debug-nans` relies on np.errstate reaching the decoder's update
+    tr = _trainer(2, optimizer=_DivideByZeroOnDecoder)
+    with np.errstate(divide="ignore"):
+        tr.minibatch_step()
+    with np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        tr.minibatch_step()
