@@ -1,15 +1,21 @@
 """Training speed and memory of aevb, against the matrix-product floor and PyTorch.
 
-    python benchmarks/bench.py                 # everything: about 8 minutes on 2 cores
+    python benchmarks/bench.py                 # everything: about 10 minutes on 2 cores
     python benchmarks/bench.py --quick         # 2 rounds of 200 steps instead of 3 epochs
     python benchmarks/bench.py --only memory   # peak memory alone
 
 Every measurement runs in a fresh subprocess, because the BLAS thread count
 must be fixed before NumPy (or PyTorch) loads. Within each round the workers
-run one after the other (aevb, PyTorch with default Adagrad, PyTorch with
-fused Adagrad, the floor), so drift of the machine's speed hits all of them;
-ratios are taken within a round and the median over rounds is reported.
-One BLAS thread is the primary figure.
+run one after the other (aevb, aevb without its helper thread, PyTorch with
+default Adagrad, PyTorch with fused Adagrad, the floor), so drift of the
+machine's speed hits all of them; ratios are taken within a round and the
+median over rounds is reported. One BLAS thread is the primary figure.
+
+"BLAS threads" is what BLAS (and PyTorch) may use. aevb's trainer also
+updates the decoder's parameters on a helper thread while BLAS computes the
+encoder's backward pass (aevb.train, ``threads=2``, the default on two
+cores), so at one BLAS thread it uses the second core for that update; the
+"serial" columns (``threads=1``) use one core only, like PyTorch here.
 
 The model is the paper's MNIST one: 784-500-20 encoder and 20-500-784
 Bernoulli decoder, tanh, M = 100, L = 1, estimator B, Adagrad (step 0.01,
@@ -62,7 +68,8 @@ def worker_aevb(a):
     rng = np.random.default_rng(0)
     enc = nets.init_gaussian_mlp(784, a.hidden, a.latent, rng, dtype=dt)
     dec = nets.init_bernoulli_mlp(a.latent, a.hidden, 784, rng, dtype=dt)
-    trainer = Trainer(enc, dec, data, optim.Adagrad(0.01), rng=rng, dtype=dt)
+    trainer = Trainer(enc, dec, data, optim.Adagrad(0.01), rng=rng, dtype=dt,
+                      threads=1 if a.kind == "aevb-serial" else 2)
     trainer.run(20 * M, eval_points=[])                       # warm-up
     steps = a.steps or len(data) // M
     t0 = time.perf_counter()
@@ -153,7 +160,7 @@ def worker_is(a):
     return time.perf_counter() - t0, len(x)
 
 
-WORKERS = {"aevb": worker_aevb, "floor": worker_floor, "torch-default": worker_torch,
+WORKERS = {"aevb": worker_aevb, "aevb-serial": worker_aevb, "floor": worker_floor, "torch-default": worker_torch,
            "torch-fused": worker_torch, "adagrad": worker_adagrad, "score": worker_score,
            "is": worker_is}
 
@@ -236,9 +243,9 @@ def main():
 
     try:
         import torch  # noqa: F401
-        kinds = ["aevb", "torch-default", "torch-fused", "floor"]
+        kinds = ["aevb", "aevb-serial", "torch-default", "torch-fused", "floor"]
     except ImportError:
-        kinds = ["aevb", "floor"]
+        kinds = ["aevb", "aevb-serial", "floor"]
     rounds, steps = (2, 200) if a.quick else (3, 0)
     results = {"machine": machine(), "command": " ".join(["python"] + sys.argv),
                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "train": [], "scaling": {}}
@@ -263,9 +270,14 @@ def main():
                  "aevb_images_per_s": N_TRAIN / med("aevb"),
                  "fraction_of_floor_speed": float(np.median([r["floor"] / r["aevb"] for r in rows])),
                  "load": float(np.median([r["load_aevb"] for r in rows]))}
+            s["aevb_serial_s_per_epoch"] = med("aevb-serial")
+            s["serial_fraction_of_floor_speed"] = float(
+                np.median([r["floor"] / r["aevb-serial"] for r in rows]))
             for k in ("torch-default", "torch-fused"):
                 if k in kinds:
                     s[f"speedup_vs_{k}"] = ratio(k)
+                    s[f"serial_speedup_vs_{k}"] = float(
+                        np.median([r[k] / r["aevb-serial"] for r in rows]))
             summary.append(s)
     results["summary"] = summary
 
@@ -284,13 +296,18 @@ def main():
     results["peak_rss_mb_full_mnist_float32"] = peak_rss_mb(a.data_dir)
 
     print("\nseconds per epoch of 60,000 images (median over rounds; ratios within a round)")
+    print("(serial: aevb with threads=1, no helper thread for the parameter update)")
     print(f"{'threads':>7} {'dtype':>8} {'aevb s':>7} {'img/s':>7} {'of floor':>9} "
-          f"{'vs torch':>9} {'vs fused':>9} {'load':>5}")
+          f"{'vs torch':>9} {'vs fused':>9} {'serial s':>9} {'of floor':>9} {'vs fused':>9} "
+          f"{'load':>5}")
+    nan = float("nan")
     for s in summary:
         print(f"{s['threads']:>7} {s['dtype']:>8} {s['aevb_s_per_epoch']:7.2f} "
               f"{s['aevb_images_per_s']:7.0f} {s['fraction_of_floor_speed']:9.2f} "
-              f"{s.get('speedup_vs_torch-default', float('nan')):9.2f} "
-              f"{s.get('speedup_vs_torch-fused', float('nan')):9.2f} {s['load']:5.2f}")
+              f"{s.get('speedup_vs_torch-default', nan):9.2f} "
+              f"{s.get('speedup_vs_torch-fused', nan):9.2f} {s['aevb_serial_s_per_epoch']:9.2f} "
+              f"{s['serial_fraction_of_floor_speed']:9.2f} "
+              f"{s.get('serial_speedup_vs_torch-fused', nan):9.2f} {s['load']:5.2f}")
     print("scaling (float32, 1 thread, seconds per epoch):", json.dumps(sc))
     print(f"peak RSS of aevb train on full MNIST, float32: "
           f"{results['peak_rss_mb_full_mnist_float32']:.0f} MB")
