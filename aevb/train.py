@@ -149,7 +149,15 @@ class Trainer:
         return self.seen // self.M
 
     def minibatch_step(self):
-        """One pass of Algorithm 1's loop body; returns the minibatch's bounds (M,)."""
+        """One pass of Algorithm 1's loop body; returns the minibatch's bounds (M,).
+
+        A non-finite objective raises :class:`NonFiniteError` before anything
+        is updated. The decoder's update starts before the encoder's backward
+        pass, so an error raised later in the step (a FloatingPointError under
+        ``np.errstate(... = "raise")``, as with ``aevb train --debug-nans``)
+        leaves the decoder updated and the encoder not; :mod:`aevb.runs` then
+        keeps the last checkpoint on disk and writes nothing from memory.
+        """
         J = self.enc.W_mean.shape[1]
         x = self.data.batch(self.sampler.next(), self.dtype, self.rng)         # (M, D)
         eps = self.rng.standard_normal((self.L, self.M, J), dtype=self.dtype)  # (L, M, J)
