@@ -28,6 +28,7 @@ it those rows are skipped.
 Results go to benchmarks/results.json (or --out) and a table is printed.
 """
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -241,11 +242,9 @@ def main():
               f"{results['peak_rss_mb_full_mnist_float32']:.0f} MB (written to {out})")
         return
 
-    try:
-        import torch  # noqa: F401
-        kinds = ["aevb", "aevb-serial", "torch-default", "torch-fused", "floor"]
-    except ImportError:
-        kinds = ["aevb", "aevb-serial", "floor"]
+    kinds = ["aevb", "aevb-serial", "floor"]
+    if importlib.util.find_spec("torch") is not None:     # optional comparison
+        kinds[2:2] = ["torch-default", "torch-fused"]
     rounds, steps = (2, 200) if a.quick else (3, 0)
     results = {"machine": machine(), "command": " ".join(["python"] + sys.argv),
                "when": time.strftime("%Y-%m-%d %H:%M:%S"), "train": [], "scaling": {}}
