@@ -12,6 +12,8 @@ Numerics: the Bernoulli log-likelihood is computed from logits,
 """
 import numpy as np
 
+from .layers import sigmoid_from_exp
+
 LOG_2PI = float(np.log(2.0 * np.pi))
 
 
@@ -34,10 +36,13 @@ def bernoulli_log_likelihood_forward(x, logits):
     out : ndarray, shape (..., M)
     cache : tuple
     """
-    e = np.exp(-np.abs(logits))                   # exp(-|l|) in (0, 1], never overflows
+    relu = np.abs(logits)
+    e = np.exp(-relu)                             # exp(-|l|) in (0, 1], never overflows
+    relu += logits
+    relu *= 0.5                                   # max(l, 0) = (l + |l|) / 2, exact in floating point
     softplus = np.log1p(e)
-    softplus += np.maximum(logits, 0.0)          # log(1 + exp(l)) = max(l, 0) + log(1 + exp(-|l|))
-    out = (x * logits).sum(axis=-1) - softplus.sum(axis=-1)
+    softplus += relu                              # log(1 + exp(l)) = max(l, 0) + log(1 + exp(-|l|))
+    out = np.einsum("...d,...d->...", x, logits) - softplus.sum(axis=-1)  # sum_i x_i l_i - softplus(l_i)
     return out, (x, logits, e)
 
 
@@ -48,8 +53,10 @@ def bernoulli_log_likelihood_backward(dout, cache):
     (..., M, D): ``dout * (x - sigmoid(logits))``.
     """
     x, logits, e = cache
-    y = np.where(logits >= 0, 1.0, e) / (1.0 + e)     # sigmoid(logits), reusing exp(-|l|)
-    return dout[..., None] * (x - y)
+    dlogits = sigmoid_from_exp(logits, e)             # sigmoid(logits), reusing exp(-|l|)
+    np.subtract(x, dlogits, out=dlogits)              # x - sigmoid(logits)
+    dlogits *= dout[..., None]
+    return dlogits
 
 
 def gaussian_log_likelihood_forward(x, mean, logvar):

@@ -67,13 +67,25 @@ def tanh_backward(dout, cache):
 
 
 def sigmoid(x):
-    """Logistic sigmoid ``1 / (1 + exp(-x))``, evaluated without overflow.
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, evaluated without overflow."""
+    return sigmoid_from_exp(x, np.exp(-np.abs(x)))
 
-    With ``e = exp(-|x|) <= 1``: ``1 / (1 + e)`` for x >= 0 and ``e / (1 + e)``
-    otherwise, which keeps full relative precision in both tails.
+
+def sigmoid_from_exp(x, e):
+    """``sigmoid(x)`` given ``e = exp(-|x|)`` (in [0, 1], so nothing overflows).
+
+    ``s = e / (1 + e)`` is sigmoid(-|x|): the answer where x < 0, with full
+    relative precision in that tail, and ``1 - s`` where x >= 0. Both cases
+    are computed as ``s + [x >= 0] * (1 - 2 s)`` rather than selected per
+    element (``np.where``), which is several times slower when the signs of
+    ``x`` are mixed. Where x < 0 the second term is exactly 0.
     """
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+    s = e / (1.0 + e)                         # sigmoid(-|x|)
+    y = np.multiply(s, -2.0)
+    y += 1.0                                  # 1 - 2 s: sigmoid(|x|) - sigmoid(-|x|)
+    y *= x >= 0
+    y += s
+    return y
 
 
 def sigmoid_forward(x):

@@ -23,6 +23,20 @@ def test_bernoulli_log_likelihood_matches_explicit_formula(rng):
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
+def test_bernoulli_log_likelihood_float32_matches_float64(rng):
+    x = (rng.random((5, 7)) < 0.5).astype(np.float32)
+    logits = rng.normal(scale=3, size=(2, 5, 7)).astype(np.float32)
+    out, cache = dist.bernoulli_log_likelihood_forward(x, logits)
+    out64, cache64 = dist.bernoulli_log_likelihood_forward(x.astype(float), logits.astype(float))
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, out64, rtol=1e-6)
+    dout = rng.normal(size=(2, 5))
+    g = dist.bernoulli_log_likelihood_backward(dout.astype(np.float32), cache)
+    g64 = dist.bernoulli_log_likelihood_backward(dout, cache64)
+    assert g.dtype == np.float32
+    np.testing.assert_allclose(g, g64, rtol=1e-6, atol=1e-7)
+
+
 def test_bernoulli_log_likelihood_is_finite_for_huge_logits():
     x = np.array([[1.0, 0.0, 1.0, 0.0]])
     logits = np.array([[800.0, -800.0, -800.0, 800.0]])

@@ -47,3 +47,16 @@ def test_sigmoid_matches_definition_and_never_overflows():
     with np.errstate(over="ignore"):
         expected = 1.0 / (1.0 + np.exp(-x))
     np.testing.assert_allclose(y, expected, rtol=1e-14, atol=1e-300)
+
+
+@pytest.mark.parametrize("dtype,rtol", [(np.float32, 2e-7), (np.float64, 1e-15)])
+def test_sigmoid_from_exp_in_both_tails_and_dtypes(rng, dtype, rtol):
+    x = (rng.normal(scale=20, size=1000)).astype(dtype)          # mixed signs, deep tails
+    x[:3] = [0, -0.0, 1e-30]
+    y = layers.sigmoid_from_exp(x, np.exp(-np.abs(x)))
+    assert y.dtype == dtype
+    x64 = x.astype(np.float64)
+    with np.errstate(over="ignore"):
+        expected = 1.0 / (1.0 + np.exp(-x64))
+    np.testing.assert_allclose(y, expected, rtol=rtol, atol=0)   # relative, also where y ~ 1e-9
+    assert y[0] == y[1] == 0.5
