@@ -193,6 +193,8 @@ def start(out, config, *, data_dir=None, download=None, overwrite=False):
     out.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:
         (out / name).unlink(missing_ok=True)
+    for old in out.glob("likelihood-*.json"):        # results of the run being replaced
+        old.unlink()
     _write_json(out / "config.json", config)
     (out / "log.jsonl").write_text("")
     return run
@@ -209,13 +211,20 @@ def read_config(out):
         raise ckpt.CheckpointError(f"{path} is not valid JSON ({e})") from None
 
 
-def resume(out, *, budget=None, data_dir=None, download=None):
-    """Reopen run folder ``out`` at its last checkpoint (optionally with a new total budget)."""
+def resume(out, *, budget=None, data_dir=None, download=None, echo=print):
+    """Reopen run folder ``out`` at its last checkpoint (optionally with a new total budget).
+
+    A run that stopped before its first checkpoint is started from the beginning.
+    """
     out = Path(out)
     config = read_config(out)
     if not (out / "checkpoint.npz").is_file():
-        raise ckpt.CheckpointError(f"{out} has no checkpoint.npz to resume from; the run "
-                                   f"stopped before its first checkpoint: start it again")
+        # Stopped before its first checkpoint: a run is deterministic, so starting it
+        # over from its config is the same as resuming it.
+        if budget is not None:
+            config["budget"] = int(budget)
+        echo(f"{out} stopped before its first checkpoint; starting it from the beginning")
+        return start(out, config, data_dir=data_dir, download=download, overwrite=True)
     enc, dec, state, meta = ckpt.load(out / "checkpoint.npz")
     saved = meta.get("config", {})
     differ = [k for k in ARCHITECTURE if saved.get(k) != config.get(k)]

@@ -10,7 +10,8 @@ from aevb.cli import main
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "aevb", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "aevb", *args], capture_output=True, text=True,
+                          timeout=300)
 
 
 def test_train_mnist_writes_a_complete_run_folder(real_data_dir, tmp_path):
