@@ -93,6 +93,9 @@ def save(path, enc, dec, trainer_state, meta):
     ----------
     enc, dec : parameter containers
     trainer_state : dict from :meth:`aevb.train.Trainer.state_dict`
+        Besides the keys every trainer has, a method may add ``extra`` (a dict
+        of name -> ndarray, saved as ``extra.NAME``) and ``extra_meta`` (any
+        JSON-serializable value); :func:`load` gives both back.
     meta : dict, JSON-serializable (the config, the evaluation rng state, ...)
     """
     arrays = param_arrays(enc, dec)
@@ -101,7 +104,11 @@ def save(path, enc, dec, trainer_state, meta):
         for k, a in enumerate(per_array):
             arrays[f"optimizer.{i}.{k}"] = a
     arrays["sampler.order"] = trainer_state["sampler"]["order"]
+    extra = trainer_state.get("extra") or {}          # a method's own arrays (MCEM's chains, ...)
+    for name, a in extra.items():
+        arrays[f"extra.{name}"] = np.asarray(a)
     doc = {**meta, "seen": trainer_state["seen"], "step": trainer_state["step"],
+           "extra_names": sorted(extra), "extra_meta": trainer_state.get("extra_meta"),
            "rng": trainer_state["rng"], "sampler_pos": trainer_state["sampler"]["pos"],
            "optimizer_t": opt["t"], "optimizer_has_state": opt["state"] is not None,
            "encoder_type": type(enc).__name__, "decoder_type": type(dec).__name__}
@@ -136,7 +143,9 @@ def load(path):
                      for i in range(n_opt)]
         trainer_state = {"seen": doc["seen"], "step": doc["step"], "rng": doc["rng"],
                          "sampler": {"order": arrays["sampler.order"], "pos": doc["sampler_pos"]},
-                         "optimizer": {"t": doc["optimizer_t"], "state": state}}
+                         "optimizer": {"t": doc["optimizer_t"], "state": state},
+                         "extra": {n: arrays[f"extra.{n}"] for n in doc.get("extra_names", [])},
+                         "extra_meta": doc.get("extra_meta")}
     except CheckpointError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:

@@ -20,6 +20,7 @@ from .sgvb import ESTIMATORS
 # Settings of a run; with --resume they come from the run's config.json instead.
 SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "B",
             "n_mc_samples": 1, "batch_size": 100, "optimizer": "adagrad", "lr": None,
+            "adagrad_warmup": 100,
             "binarize": "dynamic", "full_train": False, "sampling": "shuffle",
             "weight_decay": True, "dtype": "float64", "seed": 0, "checkpoint_every": 100_000}
 
@@ -32,6 +33,12 @@ def _positive_int(text):
     if not np.isfinite(v) or v < 1 or v != int(v):
         raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 1")
     return int(v)
+
+
+def _whole_number(text):
+    if text.strip() in ("0", "0.0"):
+        return 0
+    return _positive_int(text)
 
 
 def _positive_float(text):
@@ -66,6 +73,9 @@ def build_parser():
                    help="default: adagrad")
     t.add_argument("--lr", type=_positive_float, default=S,
                    help="global step size; default 0.01 for mnist, 0.02 for frey")
+    t.add_argument("--adagrad-warmup", type=_whole_number, default=S, metavar="STEPS",
+                   help="Adagrad's first steps that only accumulate g^2 (the authors' code); "
+                   "default 100, 0 for plain Adagrad")
     budget = t.add_mutually_exclusive_group()
     budget.add_argument("--budget", type=_positive_int, default=None,
                         help="total training samples evaluated (Figure 2's x axis); default 1e6")

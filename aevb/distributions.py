@@ -119,6 +119,38 @@ def standard_normal_log_density_backward(dout, cache):
     return -dout[..., None] * z
 
 
+def posterior_log_density_forward(eps, logvar):
+    """log q(z|x) at z = mean + sigma * eps, computed from the noise (estimator A, eq. 6).
+
+    With (z - mean) / sigma = eps, ``log N(z; mean, sigma^2) =
+    -1/2 sum_j (eps_j^2 + logvar_j + log 2 pi)``. This is exact where the noise
+    is known, and it never forms ``(z - mean)^2 exp(-logvar)``, which in
+    float32 loses 0.18 nats at logvar = -30 and overflows at -90.
+
+    Parameters
+    ----------
+    eps : ndarray, shape (L, M, J)
+    logvar : ndarray, shape (M, J)
+
+    Returns
+    -------
+    logq : ndarray, shape (L, M)
+    cache : shape of eps
+    """
+    logq = -0.5 * ((eps * eps).sum(axis=-1) + logvar.sum(axis=-1) + logvar.shape[-1] * LOG_2PI)
+    return logq, eps.shape
+
+
+def posterior_log_density_backward(dlogq, cache):
+    """Gradient in ``logvar`` at fixed eps: ``-1/2 sum_l dlogq_l`` for every unit, shape (M, J).
+
+    (At fixed eps the density does not depend on the mean: the mean moves z
+    with it.)
+    """
+    J = cache[-1]
+    return np.repeat(-0.5 * dlogq.sum(axis=0)[:, None], J, axis=1)
+
+
 def kl_standard_normal_forward(mean, logvar):
     """KL(N(mean, exp(logvar)) || N(0, I)) in closed form (Appendix B).
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distributions import (gaussian_log_likelihood_forward,
+from .distributions import (posterior_log_density_forward,
                             standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
 from .hmc import hmc
@@ -113,7 +113,7 @@ def importance_sampled(enc, dec, x, n_samples=5000, rng=None, sigmoid_mean=False
             kk = min(k_chunk, K - k)
             eps = rng.standard_normal((kk, x[rows].shape[0], J)).astype(x.dtype)
             z = mean[rows] + np.exp(0.5 * logvar[rows]) * eps    # (kk, m, J)
-            log_q, _ = gaussian_log_likelihood_forward(z, mean[rows], logvar[rows])
+            log_q, _ = posterior_log_density_forward(eps, logvar[rows])   # exact from eps
             log_w = (log_joint(dec, x[rows], z, sigmoid_mean) - log_q).astype(np.float64)
             new_top = np.maximum(top[rows], log_w.max(axis=0))
             scale = np.exp(top[rows] - new_top)

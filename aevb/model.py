@@ -11,9 +11,9 @@ import numpy as np
 from . import data as _data
 from . import networks as nets
 from .layers import sigmoid
-from .optim import make_optimizer
+from .optim import WARMUP_STEPS, make_optimizer
 from .sgvb import check_estimator, lower_bound
-from .train import train
+from .train import SAMPLING, train
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -70,8 +70,13 @@ class VAE:
     batch_size : int
         M.
     optimizer : {'adagrad', 'sgd', 'adam'}
-    lr : float
-        Global step size; the paper chose from {0.01, 0.02, 0.1}.
+    lr : float or None
+        Global step size; the paper chose from {0.01, 0.02, 0.1}. None picks
+        what ``aevb train`` uses: 0.01 for the Bernoulli decoder (MNIST),
+        0.02 for the Gaussian one (Frey Face).
+    adagrad_warmup : int
+        Adagrad's first steps that only accumulate squared gradients
+        (:class:`aevb.optim.Adagrad`; 100, as in the authors' code).
     weight_decay : bool
         MAP prior N(0, I) on the weights, scaled by M/N (Section 5).
     budget : int
@@ -95,7 +100,8 @@ class VAE:
 
     def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
                  sigmoid_mean=True, estimator="B", n_mc_samples=1, batch_size=100,
-                 optimizer="adagrad", lr=0.02, weight_decay=True, budget=1_000_000,
+                 optimizer="adagrad", lr=None, adagrad_warmup=WARMUP_STEPS,
+                 weight_decay=True, budget=1_000_000,
                  sampling="shuffle", init_std=nets.INIT_STD, dtype=None, rng=None,
                  progress=False):
         self.n_latent = n_latent
@@ -107,6 +113,7 @@ class VAE:
         self.batch_size = batch_size
         self.optimizer = optimizer
         self.lr = lr
+        self.adagrad_warmup = adagrad_warmup
         self.weight_decay = weight_decay
         self.budget = budget
         self.sampling = sampling
@@ -117,15 +124,41 @@ class VAE:
 
     # ------------------------------------------------------------ checks
     def _check_params(self):
+        """Check every constructor argument; one sentence for the first that is wrong."""
         if self.likelihood not in LIKELIHOODS:
             raise ValueError(f"unknown likelihood {self.likelihood!r}: choose from {LIKELIHOODS}")
         for name in ("n_latent", "n_hidden", "batch_size", "n_mc_samples", "budget"):
             v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
+        w = self.adagrad_warmup
+        if isinstance(w, bool) or not isinstance(w, (int, np.integer)) or w < 0:
+            raise ValueError(f"adagrad_warmup must be an integer >= 0, got {w!r}")
         check_estimator(self.estimator)
-        if self.dtype is not None and np.dtype(self.dtype) not in (np.float32, np.float64):
+        if self.dtype is not None and str(np.dtype(self.dtype) if isinstance(
+                self.dtype, (type, np.dtype)) else self.dtype) not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32', 'float64' or None, got {self.dtype!r}")
+        for name in ("lr", "init_std"):
+            v = getattr(self, name)
+            if name == "lr" and v is None:
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not np.isfinite(v) or v <= 0:
+                what = "step size lr" if name == "lr" else name
+                raise ValueError(f"{what} must be a positive number, got {v!r}")
+        for name in ("sigmoid_mean", "weight_decay", "progress"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.sampling not in SAMPLING:
+            raise ValueError(f"unknown sampling {self.sampling!r}: choose from {SAMPLING}")
+        make_optimizer(self.optimizer, 0.01)         # raises for an unknown name
+
+    @property
+    def lr_(self):
+        """The step size in use: ``lr``, or the default for the decoder (``aevb train``'s)."""
+        if self.lr is not None:
+            return float(self.lr)
+        return 0.01 if self.likelihood == "bernoulli" else 0.02
 
     @property
     def _sigmoid(self):
@@ -154,7 +187,7 @@ class VAE:
             self.decoder_params_ = nets.init_bernoulli_mlp(J, H, D, **kw)
         else:
             self.decoder_params_ = nets.init_gaussian_mlp(J, H, D, **kw)
-        self.optimizer_ = make_optimizer(self.optimizer, self.lr)
+        self.optimizer_ = make_optimizer(self.optimizer, self.lr_, self.adagrad_warmup)
         self.n_samples_seen_ = 0
         return self
 

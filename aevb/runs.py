@@ -24,14 +24,15 @@ from . import __version__
 from . import checkpoint as ckpt
 from . import data as D
 from .model import VAE
+from .optim import WARMUP_STEPS
 from .train import Trainer
 
 RUN_FILES = ("config.json", "log.jsonl", "checkpoint.npz", "params.npz", "samples.png",
              "curve.png")
 N_TRAIN_EVAL = 10_000        # training points scored at each evaluation
 VAE_SETTINGS = ("n_latent", "n_hidden", "likelihood", "sigmoid_mean", "estimator",
-                "n_mc_samples", "batch_size", "optimizer", "lr", "weight_decay", "budget",
-                "sampling", "init_std", "dtype")
+                "n_mc_samples", "batch_size", "optimizer", "lr", "adagrad_warmup",
+                "weight_decay", "budget", "sampling", "init_std", "dtype")
 ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean", "dtype")
 
 
@@ -40,7 +41,8 @@ class RunError(RuntimeError):
 
 
 def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n_mc_samples=1,
-                batch_size=100, optimizer="adagrad", lr=None, budget=1_000_000,
+                batch_size=100, optimizer="adagrad", lr=None, adagrad_warmup=WARMUP_STEPS,
+                budget=1_000_000,
                 binarize="dynamic", full_train=False, sampling="shuffle", weight_decay=True,
                 dtype="float64", seed=0, checkpoint_every=100_000):
     """A complete, JSON-ready run config with the paper's defaults per dataset."""
@@ -55,6 +57,7 @@ def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n
             "likelihood": "bernoulli" if mnist else "gaussian", "sigmoid_mean": True,
             "estimator": estimator, "n_mc_samples": n_mc_samples, "batch_size": batch_size,
             "optimizer": optimizer, "lr": lr or (0.01 if mnist else 0.02),
+            "adagrad_warmup": int(adagrad_warmup),
             "weight_decay": weight_decay, "budget": int(budget), "sampling": sampling,
             "init_std": 0.01, "dtype": dtype, "seed": seed,
             "checkpoint_every": int(checkpoint_every), "n_train_eval": N_TRAIN_EVAL}
@@ -159,6 +162,7 @@ class Run:
                     c["budget"], callback=self.evaluate, progress=progress,
                     should_stop=lambda: bool(received), checkpoint_every=c["checkpoint_every"],
                     on_checkpoint=self.save_checkpoint)
+                self.trainer.check_finite()       # never write a broken final checkpoint
             except FloatingPointError as e:
                 kept = self.out / "checkpoint.npz"
                 where = (f"the last good checkpoint is kept in {kept}" if kept.exists()
@@ -206,9 +210,13 @@ def read_config(out):
     if not path.is_file():
         raise ckpt.CheckpointError(f"{out} is not an aevb run folder (no config.json)")
     try:
-        return json.loads(path.read_text())
+        config = json.loads(path.read_text())
     except json.JSONDecodeError as e:
         raise ckpt.CheckpointError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(config, dict):
+        raise ckpt.CheckpointError(f"{path} is not an aevb run config (not a JSON object)")
+    config.setdefault("adagrad_warmup", 0)      # runs from before the warm-up existed
+    return config
 
 
 def resume(out, *, budget=None, data_dir=None, download=None, echo=print):

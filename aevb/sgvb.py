@@ -33,6 +33,8 @@ from .distributions import (bernoulli_log_likelihood_backward,
                             gaussian_log_likelihood_forward,
                             kl_standard_normal_backward,
                             kl_standard_normal_forward,
+                            posterior_log_density_backward,
+                            posterior_log_density_forward,
                             reparameterize_backward, reparameterize_forward,
                             standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
@@ -120,7 +122,7 @@ def _forward(enc, dec, x, eps, estimator, sigmoid_mean):
         c_latent = c_kl
     else:                                                         # eq. 6
         logpz, c_pz = standard_normal_log_density_forward(z)      # (L, M)
-        logqz, c_qz = gaussian_log_likelihood_forward(z, mean, logvar)
+        logqz, c_qz = posterior_log_density_forward(eps, logvar)  # from eps: exact in float32
         bound = (logpx + logpz - logqz).mean(axis=0)
         c_latent = (c_pz, c_qz)
     return bound, (estimator, c_enc, c_rep, c_dec, c_latent)
@@ -219,8 +221,8 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
     else:
         c_pz, c_qz = c_latent
         dz += standard_normal_log_density_backward(dlogpx, c_pz)
-        dz_q, dmean, dlogvar = gaussian_log_likelihood_backward(-dlogpx, c_qz)
-        dz += dz_q
+        dlogvar = posterior_log_density_backward(-dlogpx, c_qz)  # at fixed eps (its docstring)
+        dmean = np.zeros_like(dlogvar)
     dmean_rep, dlogvar_rep = reparameterize_backward(dz, c_rep)
     dmean += dmean_rep
     dlogvar += dlogvar_rep

@@ -235,6 +235,7 @@ class Trainer:
                     if callback is not None:
                         callback(self.seen, self.step)
                 if checkpoint_every and self.seen // checkpoint_every > before // checkpoint_every:
+                    self.check_finite()
                     on_checkpoint(self.seen, self.step)
                 if should_stop is not None and should_stop():
                     return False
@@ -242,6 +243,27 @@ class Trainer:
             if bar is not None:
                 bar.close()
         return True
+
+    def check_finite(self):
+        """Raise :class:`NonFiniteError` if a parameter or the optimizer's state is NaN or infinite.
+
+        The objective is checked at every step; this catches what it cannot
+        see, such as an Adagrad accumulator overflowed to infinity, which
+        freezes its parameters silently. :meth:`run` calls it before every
+        checkpoint, so a checkpoint never holds a broken state.
+        """
+        arrays = self.enc.arrays() + self.dec.arrays()
+        names = ([f"encoder.{n}" for n in self.enc.names()]
+                 + [f"decoder.{n}" for n in self.dec.names()])
+        bad = next((n for n, a in zip(names, arrays) if not np.isfinite(a).all()), None)
+        what = "parameter"
+        if bad is None and self.optimizer.first_non_finite() is not None:
+            bad, what = names[self.optimizer.first_non_finite()], "optimizer state of"
+        if bad is not None:
+            raise NonFiniteError(
+                f"the {what} {bad} holds NaN or infinity at step {self.step} ({self.seen} "
+                f"training samples evaluated). Likely causes: a step size too large for this "
+                f"model, or float32 overflow (try --dtype float64 or a smaller --lr).")
 
     def state_dict(self):
         """Everything besides the parameters needed to continue bitwise identically."""

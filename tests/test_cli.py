@@ -17,7 +17,7 @@ def run_cli(*args):
 def test_train_mnist_writes_a_complete_run_folder(real_data_dir, tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--dataset", "mnist", "--n-latent", "3", "--n-hidden", "20",
-                 "--budget", "2000", "--dtype", "float32", "--seed", "3", "--out", str(out),
+                 "--budget", "20000", "--dtype", "float32", "--seed", "3", "--out", str(out),
                  "--data-dir", str(real_data_dir), "--no-progress"]) == 0
     assert sorted(p.name for p in out.iterdir()) == [
         "checkpoint.npz", "config.json", "curve.png", "log.jsonl", "params.npz", "samples.png"]
@@ -25,7 +25,7 @@ def test_train_mnist_writes_a_complete_run_folder(real_data_dir, tmp_path):
     assert config["binarize"] == "dynamic" and config["train_split"] == "train"
     assert config["n_latent"] == 3 and config["dtype"] == "float32" and config["seed"] == 3
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert [r["samples"] for r in log] == [100, 200, 500, 1000, 2000]
+    assert [r["samples"] for r in log] == [100, 200, 500, 1000, 2000, 5000, 10000, 20000]
     assert all(np.isfinite(r["train_bound"]) and np.isfinite(r["test_bound"]) for r in log)
     assert log[-1]["test_bound"] > log[0]["test_bound"]
     params = np.load(out / "params.npz")

@@ -108,9 +108,18 @@ def test_kl_matches_monte_carlo_average(rng):
     assert kl[0] > 0
 
 
-def test_kl_is_zero_at_the_prior():
+def test_kl_is_zero_at_the_prior_and_right_by_hand_away_from_it():
+    """Catches: a KL that is not zero at q = p, and any factor (a missing 1/2, sigma for
+    sigma^2), which zero at the prior alone cannot see.
+
+    At mean 1, sigma^2 = 2 (one unit): KL = 1/2 (2 + 1 - 1 - log 2) = 0.65342640972...;
+    at mean -2, sigma^2 = e^-1: 1/2 (e^-1 + 4 - 1 + 1) = 2.18393972058...
+    """
     kl, _ = dist.kl_standard_normal_forward(np.zeros((2, 4)), np.zeros((2, 4)))
     np.testing.assert_array_equal(kl, 0.0)
+    kl, _ = dist.kl_standard_normal_forward(np.array([[1.0, -2.0]]),
+                                            np.array([[math.log(2.0), -1.0]]))
+    np.testing.assert_allclose(kl, [0.6534264097200273 + 2.1839397205857212], rtol=1e-14)
 
 
 def test_reparameterized_samples_have_the_right_moments(rng):
@@ -131,3 +140,32 @@ def test_reparameterize_backward(rng):
     f = lambda: float(np.sum(dist.reparameterize_forward(mean, logvar, eps)[0] * dz))
     check_gradient(f, mean, dmean, "dmean")
     check_gradient(f, logvar, dlogvar, "dlogvar")
+
+
+def test_posterior_log_density_from_eps_equals_the_gaussian_density(rng):
+    """Catches: a wrong constant or sign in the eps form of log q(z|x) (estimator A)."""
+    mean, logvar = rng.normal(size=(5, 3)), rng.normal(size=(5, 3))
+    eps = rng.normal(size=(4, 5, 3))
+    z = mean + np.exp(0.5 * logvar) * eps
+    expected = dist.gaussian_log_likelihood_forward(z, mean, logvar)[0]
+    np.testing.assert_allclose(dist.posterior_log_density_forward(eps, logvar)[0], expected,
+                               rtol=1e-12)
+
+
+def test_posterior_log_density_backward(rng):
+    logvar, eps, dout = rng.normal(size=(5, 3)), rng.normal(size=(4, 5, 3)), rng.normal(size=(4, 5))
+    _, cache = dist.posterior_log_density_forward(eps, logvar)
+    f = lambda: float(np.sum(dist.posterior_log_density_forward(eps, logvar)[0] * dout))
+    check_gradient(f, logvar, dist.posterior_log_density_backward(dout, cache), "dlogvar")
+
+
+@pytest.mark.parametrize("logvar", [-30.0, -90.0, 40.0])
+def test_posterior_log_density_is_exact_in_float32_at_extreme_log_variances(rng, logvar):
+    """Catches: log q formed from (z - mean)^2 exp(-logvar), 0.18 nats off in float32 at
+    logvar = -30 and infinite at -90."""
+    eps = rng.normal(size=(2, 3, 4))
+    lv = np.full((3, 4), logvar)
+    exact = -0.5 * ((eps ** 2).sum(-1) + 4 * logvar + 4 * math.log(2 * math.pi))
+    got = dist.posterior_log_density_forward(eps.astype(np.float32), lv.astype(np.float32))[0]
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, exact, rtol=1e-6)

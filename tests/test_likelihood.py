@@ -28,12 +28,43 @@ def _toy(rng):
     return enc, dec, (rng.random((6, 7)) < 0.5).astype(float)
 
 
-def test_one_sample_importance_weight_is_estimator_a():
+def test_importance_sampling_is_the_log_mean_of_estimator_a_weights():
+    """log p(x) ~ logsumexp_k A_k - log K with A_k estimator A at the k-th draw.
+
+    Catches: a missing -log K (K = 3 here: log 3 = 1.1 nats; K = 1 would hide it),
+    an estimate that returns the mean of A_k (the ELBO) instead of its log-mean-exp.
+    """
     rng = np.random.default_rng(1)
     enc, dec, x = _toy(rng)
-    est = LK.importance_sampled(enc, dec, x, 1, rng=7)
-    eps = np.random.default_rng(7).standard_normal((1, 6, 3))
-    np.testing.assert_allclose(est.log_px, lower_bound(enc, dec, x, eps, "A"), rtol=1e-12)
+    K = 3
+    est = LK.importance_sampled(enc, dec, x, K, rng=7)
+    eps = np.random.default_rng(7).standard_normal((K, 6, 3))
+    a = np.stack([lower_bound(enc, dec, x, eps[k:k + 1], "A") for k in range(K)])   # (K, M)
+    top = a.max(axis=0)
+    expected = top + np.log(np.exp(a - top).sum(axis=0)) - np.log(K)
+    np.testing.assert_allclose(est.log_px, expected, rtol=1e-12)
+    assert np.all(est.log_px > a.mean(axis=0) + 1e-6)      # Jensen: strictly above the ELBO here
+
+
+@pytest.mark.parametrize("logvar", [-30.0, -90.0])
+def test_estimator_a_and_importance_sampling_in_float32_at_extreme_log_variance(logvar):
+    """Catches: log q(z|x) from (z - mean)^2 exp(-logvar), which float32 gets 0.18 nats
+    wrong at logvar = -30 and infinite at -90 (both estimators use it)."""
+    rng = np.random.default_rng(3)
+    enc, dec, x = _toy(rng)
+    enc.W_logvar[...] = 0.0
+    enc.b_logvar[...] = logvar
+    eps = rng.standard_normal((2, 6, 3))
+    a64 = lower_bound(enc, dec, x, eps, "A")
+    a32 = lower_bound(enc.astype(np.float32), dec.astype(np.float32), x.astype(np.float32),
+                      eps.astype(np.float32), "A")
+    assert np.all(np.isfinite(a32))
+    np.testing.assert_allclose(a32, a64, rtol=2e-6, atol=1e-3)
+    is64 = LK.importance_sampled(enc, dec, x, 5, rng=4).log_px
+    is32 = LK.importance_sampled(enc.astype(np.float32), dec.astype(np.float32), x, 5,
+                                 rng=4).log_px
+    assert np.all(np.isfinite(is32))
+    np.testing.assert_allclose(is32, is64, rtol=2e-6, atol=1e-3)
 
 
 def test_chunking_does_not_change_the_estimate():

@@ -14,7 +14,7 @@ def test_adagrad_two_steps_by_hand():
     #   p0 = 0.90194193435 - 0.1 * 0.2 / (sqrt(0.30) + 1e-8) = 0.86542709785...
     #   p1 unchanged
     p = np.array([1.0, -2.0])
-    opt = Adagrad(lr=0.1, initial_accumulator=0.01, eps=1e-8)
+    opt = Adagrad(lr=0.1, initial_accumulator=0.01, eps=1e-8, warmup=0)
     opt.step([p], [np.array([0.5, -1.0])])
     np.testing.assert_allclose(p, [0.9019419343539848, -1.9004962819691], rtol=1e-15)
     opt.step([p], [np.array([0.2, 0.0])])
@@ -23,14 +23,48 @@ def test_adagrad_two_steps_by_hand():
 
 
 def test_adagrad_has_no_momentum_and_updates_in_place():
+    """Catches: momentum (a zero gradient would still move p), an update into a copy,
+    and an Adagrad that never moves (the first step must move p by the worked amount)."""
     p = np.array([3.0])
-    opt = Adagrad(lr=0.5)
     view = p
+    opt = Adagrad(lr=0.5, warmup=0)
     opt.step([p], [np.array([2.0])])
+    assert view is p
+    np.testing.assert_allclose(view, [3.0 - 0.5 * 2.0 / (np.sqrt(4.01) + 1e-8)], rtol=1e-15)
     before = p.copy()
     opt.step([p], [np.array([0.0])])          # zero gradient: no movement at all
     np.testing.assert_array_equal(p, before)
-    assert view is p
+
+
+def test_adagrad_warmup_only_accumulates_then_steps_by_hand():
+    """Catches: updating during warm-up, not accumulating during it, or a warm-up off by one.
+
+    warmup = 2, lr 0.1, G0 = 0.01, gradients 1, 2, then 0.5:
+    steps 1-2 leave p = 1 and make G = 0.01 + 1 + 4 = 5.01; step 3 makes
+    G = 5.26 and p = 1 - 0.1 * 0.5 / (sqrt(5.26) + 1e-8).
+    """
+    p = np.array([1.0])
+    opt = Adagrad(lr=0.1, warmup=2)
+    for g in (1.0, 2.0):
+        opt.step([p], [np.array([g])])
+        assert p[0] == 1.0
+    np.testing.assert_allclose(opt.state[0][0], [5.01], rtol=1e-15)
+    opt.step([p], [np.array([0.5])])
+    np.testing.assert_allclose(p, [1 - 0.1 * 0.5 / (np.sqrt(5.26) + 1e-8)], rtol=1e-15)
+    assert Adagrad(0.1).warmup == 100                # the authors' code (optim docstring)
+    with pytest.raises(ValueError, match="warmup must be a whole number"):
+        Adagrad(0.1, warmup=-1)
+
+
+def test_non_finite_optimizer_state_is_reported():
+    """Catches: float32 g^2 overflowing to inf unnoticed (the parameter freezes silently)."""
+    p = np.ones(3, np.float32)
+    opt = Adagrad(0.1, warmup=0)
+    opt.step([p], [np.ones(3, np.float32)])
+    assert opt.first_non_finite() is None
+    with np.errstate(over="ignore"):
+        opt.step([p], [np.array([1.0, 2e19, 1.0], np.float32)])   # (2e19)^2 > float32 max
+    assert opt.first_non_finite() == 0
 
 
 def test_adagrad_keeps_float32():
