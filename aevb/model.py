@@ -144,7 +144,7 @@ class VAE:
                 continue
             if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
                     or not np.isfinite(v) or v <= 0:
-                what = "step size lr" if name == "lr" else name
+                what = "step size (lr)" if name == "lr" else name
                 raise ValueError(f"{what} must be a positive number, got {v!r}")
         for name in ("sigmoid_mean", "weight_decay", "progress"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):

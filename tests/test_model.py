@@ -91,7 +91,7 @@ def test_bad_data_is_a_clear_error(X, match):
     ({"n_hidden": -3}, "n_hidden must be an integer >= 1"),
     ({"likelihood": "poisson"}, "unknown likelihood 'poisson'"),
     ({"estimator": "C"}, "unknown estimator 'C'"),
-    ({"lr": 0.0}, "step size must be a positive number"),
+    ({"lr": 0.0}, r"step size \(lr\) must be a positive number"),
     ({"batch_size": 1000}, "larger than the data set"),
     ({"dtype": "int8"}, "dtype must be"),
 ])
