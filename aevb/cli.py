@@ -7,6 +7,7 @@ that fails while training exits with 1 and keeps its last good checkpoint;
 Ctrl-C or SIGTERM checkpoint and exit with 130 or 143.
 """
 import argparse
+import importlib
 import sys
 
 import numpy as np
@@ -16,6 +17,10 @@ from . import data as D
 from . import runs
 from .checkpoint import CheckpointError
 from .sgvb import ESTIMATORS
+
+# Modules that add a subcommand of their own: each defines ``add_parser(subparsers)``,
+# which adds its parser and sets ``func`` (args -> exit status) with set_defaults.
+EXTENSIONS = ()
 
 # Settings of a run; with --resume they come from the run's config.json instead.
 SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "B",
@@ -120,6 +125,8 @@ def build_parser():
     d = sub.add_parser("data", help="show where the datasets are and whether they verify")
     d.add_argument("--data-dir", default=None)
     d.add_argument("--fetch", action="store_true", help="download missing files")
+    for name in EXTENSIONS:
+        importlib.import_module(f"aevb.{name}").add_parser(sub)
     return p
 
 
@@ -173,8 +180,8 @@ def cmd_data(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate,
-                "data": cmd_data}[args.command](args)
+        commands = {"train": cmd_train, "evaluate": cmd_evaluate, "data": cmd_data}
+        return commands[args.command](args) if args.command in commands else args.func(args)
     except (D.DataError, CheckpointError, ValueError) as e:
         print(f"aevb {args.command}: error: {e}", file=sys.stderr)
         return 2
