@@ -30,14 +30,15 @@ import numpy as np
 
 from .datafiles import (CHECKSUMS, DATASETS, FILES, MIRRORS, ChecksumError, DataError,
                         MissingDataError, _read, download_file, downloads_allowed, locate,
-                        parse_frey, parse_idx, read_verified, search_dirs, status)
+                        default_data_dir, parse_frey, parse_idx, read_verified, search_dirs,
+                        status)
 
 __all__ = [  # the datasets, and the file handling of aevb.datafiles re-exported
     "Dataset", "mnist", "frey_face", "load_dataset", "load_mnist", "load_frey_face",
     "binarize", "check_binarize", "frey_test_frames", "BINARIZE", "MNIST_SPLITS",
     "FREY_SPLITS", "DATASETS", "CHECKSUMS", "FILES", "MIRRORS", "DataError",
     "MissingDataError", "ChecksumError", "download_file", "downloads_allowed", "locate",
-    "parse_frey", "parse_idx", "read_verified", "search_dirs", "status"]
+    "parse_frey", "parse_idx", "read_verified", "search_dirs", "status", "default_data_dir"]
 BINARIZE = ("none", "dynamic", "fixed")
 MNIST_SPLITS = ("train", "validation", "test", "train_full")
 FREY_SPLITS = ("train", "test", "all")

@@ -4,8 +4,11 @@ Where files are looked for, in order:
 
 1. an explicit ``data_dir`` argument (``--data-dir`` on the command line);
 2. the ``AEVB_DATA_DIR`` environment variable;
-3. ``data/`` under the current directory (the project's ``data/`` folder when
-   run from the project root).
+3. the default folder (:func:`default_data_dir`): the project's ``data/``
+   folder when aevb is imported from a source checkout, else
+   ``$XDG_DATA_HOME/aevb`` (``~/.local/share/aevb``). Never a folder relative
+   to the current directory, so a notebook run from ``notebooks/`` uses the
+   same files as the command line.
 
 A file is used only after the SHA-256 of its *decompressed* bytes matches
 (``CHECKSUMS``), so a copy from any mirror passes whatever its gzip settings.
@@ -66,8 +69,17 @@ def search_dirs(data_dir=None):
     env = os.environ.get("AEVB_DATA_DIR")
     if env:
         dirs.append(Path(env).expanduser())
-    dirs.append(Path.cwd() / "data")
+    dirs.append(default_data_dir())
     return dirs
+
+
+def default_data_dir():
+    """The project's ``data/`` in a source checkout, else ``$XDG_DATA_HOME/aevb``."""
+    root = Path(__file__).resolve().parent.parent
+    if (root / "setup.cfg").is_file() and (root / "data" / "README.md").is_file():
+        return root / "data"
+    xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(xdg).expanduser() / "aevb"
 
 
 def downloads_allowed(download=None):
@@ -110,7 +122,13 @@ def download_file(filename, folder, urls, timeout=60):
     download never leaves a file under the final name.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    created = not folder.exists()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MissingDataError(f"{filename} is missing and cannot be downloaded into {folder} "
+                               f"({e.strerror}); set AEVB_DATA_DIR or --data-dir to a folder "
+                               f"that holds the dataset files or that you can write to") from None
     errors = []
     for url in urls:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{filename}.", suffix=".part")
@@ -127,7 +145,14 @@ def download_file(filename, folder, urls, timeout=60):
         finally:
             if os.path.exists(tmp):
                 os.remove(tmp)
-    raise MissingDataError(f"could not download {filename} into {folder}:\n" + "\n".join(errors))
+    if created:
+        shutil.rmtree(folder, ignore_errors=True)     # leave no empty folder behind
+    raise MissingDataError(
+        f"could not download {filename} into {folder}:\n" + "\n".join(errors)
+        + f"\nWithout a network, copy {filename} (from one of those addresses, or from "
+          f"another machine) into {folder}, or point AEVB_DATA_DIR or --data-dir at a "
+          f"folder that holds it; data/README.md in the project lists the files and their "
+          f"checksums.")
 
 
 # ---------------------------------------------------------------- reading files

@@ -5,6 +5,7 @@ import io
 
 import numpy as np
 import pytest
+from pathlib import Path
 import scipy.io
 
 from aevb import data as D
@@ -82,20 +83,46 @@ def test_missing_file_offline_names_file_places_and_sources(tmp_path, monkeypatc
         D.mnist("train", data_dir=tmp_path / "explicit")
     msg = str(e.value)
     for part in (IMAGES, str(tmp_path / "explicit" / IMAGES), str(tmp_path / "env" / IMAGES),
-                 str(tmp_path / "data" / IMAGES), D.MIRRORS["mnist"][0] + IMAGES, "AEVB_OFFLINE"):
+                 str(D.default_data_dir() / IMAGES), D.MIRRORS["mnist"][0] + IMAGES,
+                 "AEVB_OFFLINE"):
         assert part in msg
 
 
-def test_search_order_explicit_then_env_then_cwd(tmp_path, monkeypatch):
+def test_search_order_explicit_then_env_then_default_never_the_cwd(tmp_path, monkeypatch):
+    """Catches: a default folder relative to the current directory (a notebook run from
+    notebooks/ would download into notebooks/data, which git does not ignore)."""
+    from aevb import datafiles
+    default = tmp_path / "default"
+    monkeypatch.setattr(datafiles, "default_data_dir", lambda: default)
     monkeypatch.setenv("AEVB_DATA_DIR", str(tmp_path / "env"))
     monkeypatch.chdir(tmp_path)
-    assert D.search_dirs(tmp_path / "x") == [tmp_path / "x", tmp_path / "env", tmp_path / "data"]
-    for d in ("env", "data"):
+    assert D.search_dirs(tmp_path / "x") == [tmp_path / "x", tmp_path / "env", default]
+    for d in ("env", "default", "data"):
         (tmp_path / d).mkdir()
         (tmp_path / d / IMAGES).write_bytes(b"")
     assert D.locate(IMAGES) == tmp_path / "env" / IMAGES
     monkeypatch.delenv("AEVB_DATA_DIR")
-    assert D.locate(IMAGES) == tmp_path / "data" / IMAGES
+    assert D.locate(IMAGES) == default / IMAGES          # not ./data
+
+
+def test_default_folder_is_the_checkout_data_folder_else_xdg(tmp_path, monkeypatch):
+    from aevb import datafiles
+    monkeypatch.chdir(tmp_path)
+    here = Path(datafiles.__file__).resolve().parent.parent
+    if (here / "setup.cfg").is_file():
+        assert datafiles.default_data_dir() == here / "data"
+    monkeypatch.setattr(datafiles, "__file__", str(tmp_path / "site" / "aevb" / "datafiles.py"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert datafiles.default_data_dir() == tmp_path / "xdg" / "aevb"
+
+
+def test_failed_download_gives_advice_and_creates_no_folder(tmp_path):
+    from aevb import datafiles
+    target = tmp_path / "new" / "folder"
+    with pytest.raises(D.MissingDataError, match="Without a network, copy") as e:
+        datafiles.download_file(IMAGES, target, [(tmp_path / "nowhere").as_uri() + "/" + IMAGES])
+    assert "AEVB_DATA_DIR" in str(e.value)
+    assert not target.exists()
 
 
 def test_truncated_gzip_is_named(tmp_path):
@@ -134,7 +161,7 @@ def test_download_is_atomic_and_verified(tmp_path, fake_checksums):
     # Only corrupt mirrors: nothing appears under the final name, no temporary is left.
     with pytest.raises(D.MissingDataError, match="could not download"):
         D.download_file(IMAGES, dest, [(bad / IMAGES).as_uri(), (tmp_path / "nowhere").as_uri()])
-    assert list(dest.iterdir()) == []
+    assert not dest.exists()                # no temporary left, not even the folder it made
     # The first mirror fails, the second is verified and renamed into place.
     path = D.download_file(IMAGES, dest, [(bad / IMAGES).as_uri(), (good / IMAGES).as_uri()])
     assert path == dest / IMAGES and D.read_verified(path) == payload
