@@ -39,7 +39,26 @@ def test_moments_from_a_bad_start_with_tuning():
     assert res.step_size.shape == (M,)
 
 
+def broken_far_away(z):
+    """The Gaussian target, but NaN beyond |z_j| > 30 (a decoder that overflows far out)."""
+    logp, grad = gaussian_target(z)
+    far = np.abs(z).max(axis=1) > 30
+    return np.where(far, np.nan, logp), np.where(far[:, None], np.nan, grad)
+
+
 def test_divergent_proposals_are_rejected_not_propagated():
+    """Catches: a divergent proposal (NaN log-density) that reaches the step-size tuning.
+
+    The first step size, 100, sends every trajectory into the NaN region. Without the
+    guard, Metropolis still rejects (NaN < u is False) but dual averaging turns NaN into
+    every chain's step size, so nothing ever moves again; with it, tuning recovers and
+    the chains sample the target. Burn-in must be > 0 here: with burn-in 0 the guard
+    cannot show.
+    """
     rng = np.random.default_rng(2)
-    res = hmc(gaussian_target, np.zeros((50, 2)), 20, rng, step_size=100.0, burn_in=0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        res = hmc(broken_far_away, np.zeros((50, 2)), 100, rng, step_size=100.0, burn_in=100)
     assert np.all(np.isfinite(res.samples))
+    assert np.all(np.isfinite(res.step_size)) and np.all(res.step_size < 5), res.step_size
+    assert res.accept_rate.mean() > 0.5, res.accept_rate.mean()
+    np.testing.assert_allclose(res.samples.reshape(-1, 2).mean(0), MEAN, atol=0.2)
