@@ -1,0 +1,178 @@
+"""Tests for aevb.fullvb (Appendix F): gradients, the KL terms, the reduction to AEVB, the trainer."""
+import numpy as np
+import pytest
+
+from aevb import networks as nets
+from aevb.fullvb import WeightPosterior, full_vb, kl_weights_forward, log_joint_weights
+from aevb.gradcheck import check_gradient
+from aevb.sgvb import sgvb
+
+D, H, J = 7, 5, 3          # small odd shapes
+
+
+def _model(kind, rng, logvar_scale=0.6):
+    """An encoder and a q(theta) with non-degenerate means (std 0.5) and varied logvars."""
+    enc = nets.init_gaussian_mlp(D, H, J, rng=rng, std=0.5)
+    init = nets.init_bernoulli_mlp if kind == "bernoulli" else nets.init_gaussian_mlp
+    mean = init(J, H, D, rng=rng, std=0.5)
+    logvar = mean.map(lambda a: -1.5 + logvar_scale * rng.standard_normal(a.shape))
+    return enc, WeightPosterior(mean, logvar)
+
+
+def _data(kind, rng, M):
+    x = rng.random((M, D))
+    return (x > 0.5).astype(float) if kind == "bernoulli" else x
+
+
+CASES = [("bernoulli", "B", 6, 6, False), ("bernoulli", "A", 6, 3, True),
+         ("gaussian", "B", 4, 2, True), ("gaussian", "A", 5, 5, False),
+         ("bernoulli", "B", 6, 1, False)]
+
+
+@pytest.mark.parametrize("kind,estimator,M,S,sigmoid_mean", CASES)
+def test_full_vb_gradients_match_finite_differences(kind, estimator, M, S, sigmoid_mean):
+    """Every gradient (encoder, mu_theta, logvar_theta) against central differences, eps and zeta fixed.
+
+    Catches a wrong chain rule through theta = mu + sigma zeta (sigma for
+    sigma/2 in dlogvar, a missing sum over the S draws), a dropped (M/N) on
+    the theta terms, a wrong sign in the KL(theta) or log q(theta) gradient,
+    and the encoder's path through z; with L = 2 and S < M it also catches a
+    mix-up of which rows use which theta draw.
+    """
+    rng = np.random.default_rng([7, M, S])
+    enc, q = _model(kind, rng)
+    x = _data(kind, rng, M)
+    eps = rng.standard_normal((2, M, J))
+    zeta = q.draw_zeta(S, rng)
+    N = 37
+    kw = dict(n_data=N, estimator=estimator, sigmoid_mean=sigmoid_mean, encoder_prior=True)
+    res = full_vb(enc, q, x, eps, zeta, **kw)
+
+    def loss():
+        return -full_vb(enc, q, x, eps, zeta, **kw).objective
+    for prefix, params, grads in (("enc", enc, res.denc), ("mean", q.mean, res.dmean),
+                                  ("logvar", q.logvar, res.dlogvar)):
+        for name, a in params.items():
+            check_gradient(loss, a, getattr(grads, name), name=f"{prefix}.{name}", tol=1e-6)
+
+
+def test_rows_use_their_own_theta_draw():
+    """Datapoint i's bound is the plain decoder's bound at theta_(i) = mu + sigma zeta_(i).
+
+    Catches rows matched to the wrong draw (all rows at draw 0, or row i at
+    draw i mod S instead of i // (M/S)), which a gradient check cannot see.
+    """
+    rng = np.random.default_rng(3)
+    enc, q = _model("bernoulli", rng)
+    M, S = 6, 3
+    x, eps, zeta = _data("bernoulli", rng, M), rng.standard_normal((1, M, J)), q.draw_zeta(S, rng)
+    res = full_vb(enc, q, x, eps, zeta, n_data=50)
+    for i in range(M):
+        s = i // (M // S)
+        theta = type(q.mean)(*[m + np.exp(0.5 * lv) * e[s] for m, lv, e in
+                               zip(q.mean.arrays(), q.logvar.arrays(), zeta.arrays())])
+        ref = sgvb(enc, theta, x[i:i + 1], eps[:, i:i + 1]).bound[0]
+        assert abs(res.bound[i] - ref) < 1e-12, (i, res.bound[i], ref)
+
+
+def test_kl_weights_matches_monte_carlo():
+    """Closed-form KL(q(theta) || N(0, I)) against the average of log q - log p over draws.
+
+    The densities are written here from the Gaussian formula, not taken from
+    aevb. Catches exp(logvar) used as the standard deviation, a missing 1/2, a
+    sign error, or a KL that skips the biases (which the hyperprior covers).
+    """
+    rng = np.random.default_rng(11)
+    _, q = _model("bernoulli", rng, logvar_scale=1.0)
+    q = WeightPosterior(q.mean.map(lambda a: a[:2] if a.ndim == 2 else a),   # fewer params
+                        q.logvar.map(lambda a: a[:2] if a.ndim == 2 else a))
+    q = WeightPosterior(*(p.map(lambda a: a.copy()) for p in (q.mean, q.logvar)))
+    kl, _ = kl_weights_forward(q)
+    n = 40_000
+    mu = np.concatenate([a.ravel() for a in q.mean.arrays()])
+    lv = np.concatenate([a.ravel() for a in q.logvar.arrays()])
+    theta = mu + np.exp(0.5 * lv) * rng.standard_normal((n, mu.size))
+    log_q = -0.5 * (((theta - mu) ** 2) / np.exp(lv) + lv + np.log(2 * np.pi)).sum(axis=1)
+    log_p = -0.5 * (theta ** 2 + np.log(2 * np.pi)).sum(axis=1)
+    d = log_q - log_p
+    se = d.std() / np.sqrt(n)
+    assert abs(kl - d.mean()) < 4 * se, (kl, d.mean(), se)
+    assert se < 0.02 * kl            # the check can see a 10 % error
+
+
+def test_estimators_a_and_b_have_the_same_expectation():
+    """Eq. 21 (sampled log p - log q for z and theta) and eq. 24 (both KLs closed) agree on average.
+
+    The data terms are shared given eps and zeta, so the difference is
+    [log p(z) - log q(z|x) + KL_z] + (M/N)[log p(theta) - log q(theta) + KL_theta],
+    which has mean zero. Catches a wrong factor or sign in either KL or in
+    log_joint_weights, and a theta term scaled by something other than M/N.
+    """
+    rng = np.random.default_rng(5)
+    enc, q = _model("bernoulli", rng, logvar_scale=0.5)
+    M = S = 4
+    x = _data("bernoulli", rng, M)
+    diffs, kls = [], []
+    for _ in range(1500):
+        eps, zeta = rng.standard_normal((1, M, J)), q.draw_zeta(S, rng)
+        a = full_vb(enc, q, x, eps, zeta, n_data=M, estimator="A").objective
+        b = full_vb(enc, q, x, eps, zeta, n_data=M, estimator="B")
+        diffs.append(a - b.objective)
+        kls.append(b.kl_theta)
+    diffs = np.array(diffs)
+    se = diffs.std() / np.sqrt(diffs.size)
+    assert abs(diffs.mean()) < 4 * se, (diffs.mean(), se)
+    assert 4 * se < 0.1 * kls[0]       # a 10 % error in KL(theta) would show
+
+
+def test_log_joint_weights_is_log_p_minus_log_q():
+    """log p(theta_s) - log q(theta_s) from zeta equals the Gaussian formula at theta_s.
+
+    Catches a dropped log-variance term or a sign error in the zeta-based log q.
+    """
+    rng = np.random.default_rng(2)
+    _, q = _model("gaussian", rng)
+    zeta = q.draw_zeta(3, rng)
+    theta = q.sample(zeta)
+    got = log_joint_weights(theta, zeta, q)
+    for s in range(3):
+        t = np.concatenate([a[s].ravel() for a in theta.arrays()])
+        mu = np.concatenate([a.ravel() for a in q.mean.arrays()])
+        lv = np.concatenate([a.ravel() for a in q.logvar.arrays()])
+        log_q = -0.5 * (((t - mu) ** 2) / np.exp(lv) + lv + np.log(2 * np.pi)).sum()
+        log_p = -0.5 * (t ** 2 + np.log(2 * np.pi)).sum()
+        assert abs(got[s] - (log_p - log_q)) < 1e-9
+
+
+@pytest.mark.parametrize("S", [1, 6])
+def test_tiny_sigma_reduces_to_aevb(S):
+    """With sigma_theta -> 0 and the KL(theta) term taken out, objective and gradients are sgvb's.
+
+    Catches a wrong scaling of the chain rule (dmean divided by S or by the
+    number of rows per draw, a data term multiplied by N or M/N) and a wrong
+    split of the minibatch between draws.
+    """
+    rng = np.random.default_rng(S)
+    enc, q = _model("bernoulli", rng)
+    q = WeightPosterior(q.mean, q.mean.map(lambda a: np.full_like(a, -60.0)))   # sigma ~ 1e-13
+    M, N = 6, 50
+    x, eps = _data("bernoulli", rng, M), rng.standard_normal((1, M, J))
+    res = full_vb(enc, q, x, eps, q.draw_zeta(S, rng), n_data=N)
+    ref = sgvb(enc, q.mean, x, eps)                       # no MAP prior
+    assert abs(res.objective + M / N * res.kl_theta - ref.objective) < 1e-9
+    for name, a in q.mean.items():
+        want = getattr(ref.ddec, name)
+        got = getattr(res.dmean, name) - M / N * a        # remove d(M/N KL)/dmean = (M/N) mean
+        assert np.allclose(got, want, rtol=1e-9, atol=1e-12), name
+    for name, a in enc.items():
+        assert np.allclose(getattr(res.denc, name), getattr(ref.denc, name), rtol=1e-9,
+                           atol=1e-12), name
+
+
+def test_zeta_that_does_not_divide_the_minibatch_is_refused():
+    """A number of draws S that does not divide M raises a ValueError naming the fix."""
+    rng = np.random.default_rng(0)
+    enc, q = _model("bernoulli", rng)
+    with pytest.raises(ValueError, match="divide"):
+        full_vb(enc, q, _data("bernoulli", rng, 5), rng.standard_normal((1, 5, J)),
+                q.draw_zeta(2, rng), n_data=10)
