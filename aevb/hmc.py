@@ -42,6 +42,50 @@ def leapfrog(z, p, eps, grad, log_prob_and_grad, n_steps):
     return z, p, logp, grad
 
 
+def transition(log_prob_and_grad, z, logp, grad, step_size, p, u, n_leapfrog):
+    """One HMC transition of M chains at once, with its noise given (Appendix D, E).
+
+    ``n_leapfrog`` leapfrog steps of :func:`leapfrog` (``n_leapfrog`` position
+    updates and gradient evaluations, between two momentum half steps), then a
+    Metropolis test per chain: accept where ``log u < H_old - H_new`` with
+    ``H = -log pi(z) + |p|^2 / 2``. A proposal whose energy is not finite is
+    rejected.
+
+    Parameters
+    ----------
+    log_prob_and_grad : callable z (M, J) -> (log pi (M,), d log pi / dz (M, J))
+    z, grad : ndarray, shape (M, J)
+        Current states and the gradient of log pi there.
+    logp : ndarray, shape (M,)
+        log pi at ``z``.
+    step_size : float or ndarray (M,)
+        One step size per chain.
+    p : ndarray, shape (M, J)
+        Momenta drawn from N(0, I).
+    u : ndarray, shape (M,)
+        Uniforms on [0, 1) for the Metropolis test.
+    n_leapfrog : int
+
+    Returns
+    -------
+    z, logp, grad : the new states (the old ones where rejected)
+    accept_prob : ndarray (M,), ``min(1, exp(H_old - H_new))``
+    accepted : ndarray of bool (M,)
+    """
+    M = z.shape[0]
+    eps = np.broadcast_to(np.asarray(step_size, np.float64), (M,))[:, None].astype(z.dtype)
+    z_new, p_new, logp_new, grad_new = leapfrog(z, p, eps, grad, log_prob_and_grad, n_leapfrog)
+    # H = -log pi + |p|^2 / 2; accept with probability min(1, exp(H_old - H_new))
+    log_ratio = (logp_new - 0.5 * np.sum(p_new * p_new, axis=1)) \
+        - (logp - 0.5 * np.sum(p * p, axis=1))
+    log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)   # diverged: reject
+    accept = np.log(u) < log_ratio
+    z = np.where(accept[:, None], z_new, z)
+    logp = np.where(accept, logp_new, logp)
+    grad = np.where(accept[:, None], grad_new, grad)
+    return z, logp, grad, np.exp(np.minimum(log_ratio, 0.0)), accept
+
+
 def hmc(log_prob_and_grad, z0, n_samples, rng=None, *, n_leapfrog=4, step_size=0.05,
         burn_in=100, target_accept=0.9, thin=1):
     """Run M HMC chains in parallel.
@@ -81,19 +125,10 @@ def hmc(log_prob_and_grad, z0, n_samples, rng=None, *, n_leapfrog=4, step_size=0
     kept, t, n_after = 0, 0, 0
     while kept < n_samples:
         p = rng.standard_normal(z.shape).astype(z.dtype, copy=False)
-        eps = np.exp(log_eps)[:, None].astype(z.dtype)
-        z_new, p_new, logp_new, grad_new = leapfrog(z, p, eps, grad, log_prob_and_grad,
-                                                    n_leapfrog)
-        # H = -log pi + |p|^2 / 2; accept with probability min(1, exp(H_old - H_new))
-        log_ratio = (logp_new - 0.5 * np.sum(p_new * p_new, axis=1)) \
-            - (logp - 0.5 * np.sum(p * p, axis=1))
-        log_ratio = np.where(np.isfinite(log_ratio), log_ratio, -np.inf)   # diverged: reject
-        accept = np.log(rng.random(M)) < log_ratio
-        z = np.where(accept[:, None], z_new, z)
-        logp = np.where(accept, logp_new, logp)
-        grad = np.where(accept[:, None], grad_new, grad)
+        u = rng.random(M)
+        z, logp, grad, a, accept = transition(log_prob_and_grad, z, logp, grad, np.exp(log_eps),
+                                              p, u, n_leapfrog)
         if t < burn_in:                                   # dual averaging (docstring)
-            a = np.exp(np.minimum(log_ratio, 0.0))
             n = t + 1
             h_bar += ((target_accept - a) - h_bar) / (n + 10.0)
             log_eps = mu - np.sqrt(n) / 0.05 * h_bar
