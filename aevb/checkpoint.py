@@ -35,16 +35,23 @@ def atomic_write_bytes(path, payload):
     # Test hook: the crash test sets this to pause half-way through the write,
     # so that it can SIGKILL the process while a temporary file is half written.
     pause = float(os.environ.get("AEVB_TEST_PAUSE_IN_SAVE", "0") or 0)
-    with open(tmp, "wb") as f:
-        half = len(payload) // 2
-        f.write(payload[:half])
-        if pause:
+    try:
+        with open(tmp, "wb") as f:
+            half = len(payload) // 2
+            f.write(payload[:half])
+            if pause:
+                f.flush()
+                time.sleep(pause)
+            f.write(payload[half:])
             f.flush()
-            time.sleep(pause)
-        f.write(payload[half:])
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:              # a full disk, a read-only folder, Ctrl-C: no stray file
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
     try:                               # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY)
         try:
@@ -189,6 +196,11 @@ def read_log(path, upto=None):
             if n == len(lines) and not torn:
                 break               # the last complete-looking line is torn
             raise CheckpointError(f"{path}, line {n}, is not valid JSON: {line[:80]!r}") from None
+    for n, r in enumerate(records, 1):
+        if not (isinstance(r, dict) and isinstance(r.get("samples"), int)
+                and not isinstance(r.get("samples"), bool)):
+            raise CheckpointError(f"{path}, record {n}, is not an aevb log record (a JSON object "
+                                  f"with an integer 'samples'): {json.dumps(r)[:80]}")
     if upto is not None:
         records = [r for r in records if r["samples"] <= upto]
     return records

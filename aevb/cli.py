@@ -20,7 +20,7 @@ from .sgvb import ESTIMATORS
 
 # Modules that add a subcommand of their own: each defines ``add_parser(subparsers)``,
 # which adds its parser and sets ``func`` (args -> exit status) with set_defaults.
-EXTENSIONS = ()
+EXTENSIONS = ("adversarial",)
 
 # Settings of a run; with --resume they come from the run's config.json instead.
 SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "B",
@@ -38,6 +38,29 @@ def _positive_int(text):
     if not np.isfinite(v) or v < 1 or v != int(v):
         raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 1")
     return int(v)
+
+
+MAX_BUDGET = 10 ** 10          # 100 times the paper's longest curve
+
+
+def _budget(text):
+    v = _positive_int(text)
+    if v > MAX_BUDGET:
+        raise argparse.ArgumentTypeError(
+            f"{text} training samples is more than {MAX_BUDGET:.0e}, 100 times the paper's "
+            f"longest curve; at about 17,000 samples a second (MNIST, float32, one core) "
+            f"10^10 alone takes a week")
+    return v
+
+
+def _seed(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a whole number >= 0")
+    return v
 
 
 def _whole_number(text):
@@ -82,7 +105,7 @@ def build_parser():
                    help="Adagrad's first steps that only accumulate g^2 (the authors' code); "
                    "default 100, 0 for plain Adagrad")
     budget = t.add_mutually_exclusive_group()
-    budget.add_argument("--budget", type=_positive_int, default=None,
+    budget.add_argument("--budget", type=_budget, default=None,
                         help="total training samples evaluated (Figure 2's x axis); default 1e6")
     budget.add_argument("--epochs", type=_positive_int, default=None)
     t.add_argument("--binarize", choices=D.BINARIZE, default=S,
@@ -95,7 +118,7 @@ def build_parser():
                    help="drop the MAP prior on the weights")
     t.add_argument("--dtype", choices=("float64", "float32"), default=S,
                    help="default float64; float32 is about twice as fast")
-    t.add_argument("--seed", type=int, default=S, help="default 0")
+    t.add_argument("--seed", type=_seed, default=S, help="default 0")
     t.add_argument("--checkpoint-every", type=_positive_int, default=S,
                    help="training samples between checkpoints; default 1e5")
     t.add_argument("--data-dir", default=None, help="folder with the dataset files "
@@ -118,7 +141,7 @@ def build_parser():
                    help="K for is (default 5000); posterior samples for hmc (default 1000)")
     e.add_argument("--paper", action="store_true",
                    help="hmc: the paper's settings (50 samples, 4 leapfrog steps, a KDE)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--data-dir", default=None)
     e.add_argument("--offline", action="store_true", help="never download")
 
@@ -159,7 +182,11 @@ def cmd_evaluate(args):
     for split, r in res["splits"].items():
         print(f"{split}: log p(x) = {r['log_px_mean']:.2f} +- {r['log_px_sem']:.2f} nats "
               f"({args.estimator}, {r['n_points']} points, {r['seconds']:.1f} s; "
-              f"ELBO {r['elbo_mean']:.2f})")
+              f"ELBO {r['elbo_mean']:.2f}, {r['elbo_draws']} draws per point)")
+    if "write_error" in res:
+        print(f"aevb evaluate: error: {res['write_error']}; the result above is not saved",
+              file=sys.stderr)
+        return 2
     print(f"written to {args.run_dir}/{res['file']}")
     return 0
 
@@ -188,6 +215,12 @@ def main(argv=None):
     except runs.RunError as e:
         print(f"aevb {args.command}: training failed: {e}", file=sys.stderr)
         return 1
+    except OSError as e:               # a read-only folder, a full disk: nothing half written
+        where = f" {e.filename}" if e.filename else ""
+        print(f"aevb {args.command}: error: cannot write{where}: {e.strerror or e}; free some "
+              f"space or choose a folder you can write to (files written before are "
+              f"unchanged)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

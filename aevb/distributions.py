@@ -36,6 +36,7 @@ def bernoulli_log_likelihood_forward(x, logits):
     out : ndarray, shape (..., M)
     cache : tuple
     """
+    ### BEGIN SOLUTION bernoulli
     relu = np.abs(logits)
     e = np.exp(-relu)                             # exp(-|l|) in (0, 1], never overflows
     relu += logits
@@ -44,6 +45,7 @@ def bernoulli_log_likelihood_forward(x, logits):
     softplus += relu                              # log(1 + exp(l)) = max(l, 0) + log(1 + exp(-|l|))
     out = np.einsum("...d,...d->...", x, logits) - softplus.sum(axis=-1)  # sum_i x_i l_i - softplus(l_i)
     return out, (x, logits, e)
+    ### END SOLUTION
 
 
 def bernoulli_log_likelihood_backward(dout, cache):
@@ -52,11 +54,13 @@ def bernoulli_log_likelihood_backward(dout, cache):
     ``x`` is data and gets no gradient; returns ``dlogits`` of shape
     (..., M, D): ``dout * (x - sigmoid(logits))``.
     """
+    ### BEGIN SOLUTION bernoulli
     x, logits, e = cache
     dlogits = sigmoid_from_exp(logits, e)             # sigmoid(logits), reusing exp(-|l|)
     np.subtract(x, dlogits, out=dlogits)              # x - sigmoid(logits)
     dlogits *= dout[..., None]
     return dlogits
+    ### END SOLUTION
 
 
 def gaussian_log_likelihood_forward(x, mean, logvar):
@@ -74,10 +78,12 @@ def gaussian_log_likelihood_forward(x, mean, logvar):
     out : ndarray, the broadcast shape without its last axis
     cache : tuple
     """
+    ### BEGIN SOLUTION gaussian
     diff = x - mean
     inv_var = np.exp(-logvar)
     out = -0.5 * (LOG_2PI + logvar + diff * diff * inv_var).sum(axis=-1)
     return out, (diff, inv_var, np.shape(x), np.shape(mean), np.shape(logvar))
+    ### END SOLUTION
 
 
 def _sum_to_shape(g, shape):
@@ -100,12 +106,14 @@ def gaussian_log_likelihood_backward(dout, cache):
         ``dmean = dout (x - mean) exp(-logvar) = -dx`` and
         ``dlogvar = dout (((x - mean)^2 exp(-logvar)) - 1) / 2``.
     """
+    ### BEGIN SOLUTION gaussian
     diff, inv_var, x_shape, mean_shape, logvar_shape = cache
     d = dout[..., None]
     dmean = d * diff * inv_var
     dlogvar = 0.5 * d * (diff * diff * inv_var - 1.0)
     return (_sum_to_shape(-dmean, x_shape), _sum_to_shape(dmean, mean_shape),
             _sum_to_shape(dlogvar, logvar_shape))
+    ### END SOLUTION
 
 
 def standard_normal_log_density_forward(z):
@@ -165,9 +173,11 @@ def kl_standard_normal_forward(mean, logvar):
     kl : ndarray, shape (M,)
     cache : tuple
     """
+    ### BEGIN SOLUTION kl
     var = np.exp(logvar)
     kl = -0.5 * (1.0 + logvar - mean * mean - var).sum(axis=-1)
     return kl, (mean, var)
+    ### END SOLUTION
 
 
 def kl_standard_normal_backward(dout, cache):
@@ -175,9 +185,11 @@ def kl_standard_normal_backward(dout, cache):
 
     Returns ``dmean = dout * mean`` and ``dlogvar = dout * (exp(logvar) - 1) / 2``.
     """
+    ### BEGIN SOLUTION kl
     mean, var = cache
     d = dout[..., None]
     return d * mean, 0.5 * d * (var - 1.0)
+    ### END SOLUTION
 
 
 def reparameterize_forward(mean, logvar, eps):
@@ -195,8 +207,10 @@ def reparameterize_forward(mean, logvar, eps):
     z : ndarray, shape (L, M, J)
     cache : tuple
     """
+    ### BEGIN SOLUTION reparameterize
     std = np.exp(0.5 * logvar)          # sigma, not sigma^2
     return mean + std * eps, (std, eps)
+    ### END SOLUTION
 
 
 def reparameterize_backward(dz, cache):
@@ -207,7 +221,9 @@ def reparameterize_backward(dz, cache):
     dmean : ndarray, shape (M, J)
     dlogvar : ndarray, shape (M, J): ``sum_l dz_l * eps_l * sigma / 2``.
     """
+    ### BEGIN SOLUTION reparameterize
     std, eps = cache
     dmean = dz.sum(axis=0)
     dlogvar = 0.5 * std * (dz * eps).sum(axis=0)
     return dmean, dlogvar
+    ### END SOLUTION

@@ -45,6 +45,7 @@ def linear_backward(dout, cache, need_dx=True):
     dW : ndarray, shape (n_in, n_out)
     db : ndarray, shape (n_out,)
     """
+    ### BEGIN SOLUTION linear
     x, W = cache
     n_in, n_out = W.shape
     dout2 = dout.reshape(-1, n_out)            # (batch, n_out)
@@ -52,6 +53,7 @@ def linear_backward(dout, cache, need_dx=True):
     db = dout2.sum(axis=0)
     dx = dout @ W.T if need_dx else None       # (..., n_in)
     return dx, dW, db
+    ### END SOLUTION
 
 
 def tanh_forward(x):
@@ -62,8 +64,10 @@ def tanh_forward(x):
 
 def tanh_backward(dout, cache):
     """Backward of :func:`tanh_forward`: ``dout * (1 - tanh(x)**2)``."""
+    ### BEGIN SOLUTION tanh
     h = cache
     return dout * (1.0 - h * h)
+    ### END SOLUTION
 
 
 def sigmoid(x):

@@ -101,6 +101,7 @@ def importance_sampled(enc, dec, x, n_samples=5000, rng=None, sigmoid_mean=False
     M, K = x.shape[0], int(n_samples)
     J = enc.W_mean.shape[1]
     (mean, logvar), _ = gaussian_mlp_forward(enc, x)            # (M, J)
+    ### BEGIN SOLUTION importance_sampling
     # streaming log-sum-exp of log w and of 2 log w, per datapoint
     top = np.full(M, -np.inf)
     s1 = np.zeros(M)
@@ -124,6 +125,7 @@ def importance_sampled(enc, dec, x, n_samples=5000, rng=None, sigmoid_mean=False
     mean_w, mean_w2 = s1 / K, s2 / K                             # in units of exp(top)
     var_w = np.maximum(mean_w2 - mean_w ** 2, 0.0)
     stderr = np.sqrt(var_w / K) / mean_w
+    ### END SOLUTION
     return Estimate(log_px, stderr, {"estimator": "is", "n_samples": K})
 
 

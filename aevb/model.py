@@ -6,6 +6,13 @@ attributes end in ``_``; randomness comes in as ``rng`` (a seed or a
 (Section 5): M = 100, L = 1, estimator B, Adagrad, tanh hidden units, 500 of
 them, parameters initialized from N(0, 0.01^2), a MAP prior on the weights.
 """
+import inspect
+import io
+import json
+import os
+import sys
+import zipfile
+
 import numpy as np
 
 from . import data as _data
@@ -32,6 +39,8 @@ def check_array(X, likelihood, name="X"):
         raise ValueError(f"{name} must be 2-D (n_datapoints, n_features), got shape {X.shape}")
     if X.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {X.shape})")
+    if X.dtype == np.bool_:
+        return X.astype(np.float64)           # binary pixels: exactly {0, 1}
     if X.dtype == np.uint8:
         raise ValueError(f"{name} is uint8 (0..255); the model expects floats in [0, 1]: "
                          f"use {name} / 255.0 (the paper's Frey Face scaling is / 256)")
@@ -46,6 +55,56 @@ def check_array(X, likelihood, name="X"):
         raise ValueError(f"{name} has values in [{X.min():g}, {X.max():g}]; the Bernoulli "
                          f"decoder needs values in [0, 1] (binary pixels or grey levels)")
     return X
+
+
+def _watched():
+    """True where a person is likely watching: a notebook kernel, or stderr on a terminal."""
+    return "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
+def _same(a, b):
+    try:
+        return bool(a == b) and type(a) is type(b)
+    except (TypeError, ValueError):
+        return a is b
+
+
+def n_parameters(D, H, J, likelihood="bernoulli"):
+    """Number of parameters of the Appendix C encoder and decoder."""
+    encoder = D * H + H + 2 * (H * J + J)
+    decoder = J * H + H + (1 if likelihood == "bernoulli" else 2) * (H * D + D)
+    return encoder + decoder
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(D, H, J, likelihood, dtype, batch_size=100):
+    """Refuse, before allocating anything, a model that cannot fit in memory.
+
+    Training holds each parameter four times (the value, its gradient,
+    Adagrad's accumulator and a scratch array) plus a minibatch's activations.
+    """
+    need = (4 * n_parameters(D, H, J, likelihood) + 8 * batch_size * (D + H + J)) \
+        * np.dtype(dtype).itemsize
+    have = available_memory()
+    if have is not None and need > have:
+        raise ValueError(
+            f"a model with D = {D}, H = {H} hidden units and J = {J} latent units needs about "
+            f"{need / 2**30:.3g} GiB to train, and this machine has {have / 2**30:.3g} GiB "
+            f"available: choose a smaller n_latent (--n-latent) or n_hidden (--n-hidden)")
 
 
 class VAE:
@@ -88,8 +147,9 @@ class VAE:
     dtype : None, 'float32' or 'float64'
         None follows the data given to ``fit``.
     rng : int, Generator or None
-    progress : bool
-        Show a progress bar during ``fit``.
+    progress : bool or None
+        Show a progress bar during ``fit``; None (the default) shows one where
+        a person is watching: in a notebook, or when stderr is a terminal.
 
     Attributes
     ----------
@@ -103,7 +163,7 @@ class VAE:
                  optimizer="adagrad", lr=None, adagrad_warmup=WARMUP_STEPS,
                  weight_decay=True, budget=1_000_000,
                  sampling="shuffle", init_std=nets.INIT_STD, dtype=None, rng=None,
-                 progress=False):
+                 progress=None):
         self.n_latent = n_latent
         self.n_hidden = n_hidden
         self.likelihood = likelihood
@@ -147,8 +207,9 @@ class VAE:
                 what = "step size (lr)" if name == "lr" else name
                 raise ValueError(f"{what} must be a positive number, got {v!r}")
         for name in ("sigmoid_mean", "weight_decay", "progress"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            v = getattr(self, name)
+            if not isinstance(v, (bool, np.bool_)) and not (name == "progress" and v is None):
+                raise ValueError(f"{name} must be True or False, got {v!r}")
         if self.sampling not in SAMPLING:
             raise ValueError(f"unknown sampling {self.sampling!r}: choose from {SAMPLING}")
         make_optimizer(self.optimizer, 0.01)         # raises for an unknown name
@@ -160,6 +221,65 @@ class VAE:
             return float(self.lr)
         return 0.01 if self.likelihood == "bernoulli" else 0.02
 
+    # ------------------------------------------------------------ parameters, repr, files
+    def get_params(self):
+        """The constructor's arguments, by name (scikit-learn's convention)."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}
+
+    def __repr__(self):
+        defaults = {k: p.default for k, p in inspect.signature(type(self)).parameters.items()}
+        shown = [f"{k}={v!r}" for k, v in self.get_params().items()
+                 if k in ("n_latent", "n_hidden", "likelihood") or not _same(v, defaults[k])]
+        fitted = (f"  # fitted, {self.n_samples_seen_} training samples"
+                  if hasattr(self, "encoder_params_") else "")
+        return f"{type(self).__name__}({', '.join(shown)}){fitted}"
+
+    def save(self, path):
+        """Write the fitted model (settings and parameters) to one ``.npz`` file, atomically.
+
+        :meth:`load` reads it back; ``rng`` is not saved (pass a new one to use).
+        """
+        self._check_fitted()
+        from . import checkpoint
+        settings = {k: v for k, v in self.get_params().items() if k != "rng"}
+        settings["dtype"] = None if settings["dtype"] is None else str(np.dtype(settings["dtype"]))
+        arrays = checkpoint.param_arrays(self.encoder_params_, self.decoder_params_)
+        arrays["meta"] = np.array(json.dumps({"aevb_model": "VAE", "settings": settings,
+                                              "n_samples_seen": int(self.n_samples_seen_)}))
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        checkpoint.atomic_write_bytes(path, buf.getvalue())
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """A fitted VAE from a file written by :meth:`save`."""
+        from . import checkpoint
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = json.loads(str(z["meta"]))
+            settings = meta["settings"]
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+            raise ValueError(f"{path} is not a model saved by VAE.save ({type(e).__name__}: "
+                             f"{e})") from None
+        enc, dec = checkpoint.load_params(path)
+        vae = cls(**settings)
+        vae._set_fitted(enc, dec, meta["n_samples_seen"])
+        return vae
+
+    def _set_fitted(self, enc, dec, n_samples_seen=0):
+        """Adopt trained parameter containers (a run folder's, a saved file's)."""
+        self._check_params()
+        expected_dec = nets.BernoulliMLPParams if self.likelihood == "bernoulli" \
+            else nets.GaussianMLPParams
+        if not isinstance(dec, expected_dec) or enc.W_mean.shape[1] != self.n_latent \
+                or enc.W_h.shape[1] != self.n_hidden:
+            raise ValueError(f"the parameters do not fit {self!r}: encoder {enc.shapes()}, "
+                             f"decoder {type(dec).__name__}")
+        self.encoder_params_, self.decoder_params_ = enc, dec
+        self.n_samples_seen_ = int(n_samples_seen)
+        return self
+
     @property
     def _sigmoid(self):
         return self.likelihood == "gaussian" and self.sigmoid_mean
@@ -168,19 +288,28 @@ class VAE:
         if not hasattr(self, "encoder_params_"):
             raise RuntimeError("this VAE is not fitted yet: call fit(X) first")
 
-    def _as_dataset(self, X):
-        if isinstance(X, _data.Dataset):
-            return X
-        X = check_array(X, self.likelihood)
-        return _data.Dataset(X, 1.0, (X.shape[1],), name="array")
+    def _as_dataset(self, X, fitted=False):
+        if not isinstance(X, _data.Dataset):
+            X = check_array(X, self.likelihood)
+            X = _data.Dataset(X, 1.0, (X.shape[1],), name="array")
+        if fitted:
+            self._check_width(X.n_features)
+        return X
+
+    def _check_width(self, D, name="X"):
+        expected = self.encoder_params_.W_h.shape[0]
+        if D != expected:
+            raise ValueError(f"{name} has {D} features per row but this model was fitted on "
+                             f"{expected}: pass data of the same kind as in fit")
 
     # ------------------------------------------------------------ fitting
     def initialize(self, n_features, dtype=np.float64):
         """Draw fresh parameters (Section 5) for data of D = ``n_features``."""
         self._check_params()
+        D, H, J = n_features, self.n_hidden, self.n_latent
+        check_memory(D, H, J, self.likelihood, np.dtype(dtype), self.batch_size)
         rng = np.random.default_rng(self.rng)
         self._rng = rng
-        D, H, J = n_features, self.n_hidden, self.n_latent
         kw = dict(rng=rng, std=self.init_std, dtype=dtype)
         self.encoder_params_ = nets.init_gaussian_mlp(D, H, J, **kw)
         if self.likelihood == "bernoulli":
@@ -220,7 +349,8 @@ class VAE:
             n_mc_samples=self.n_mc_samples, estimator=self.estimator,
             weight_decay=self.weight_decay, sigmoid_mean=self._sigmoid,
             sampling=self.sampling, dtype=dtype, callback=on_eval,
-            eval_points=eval_points, progress=self.progress)
+            eval_points=eval_points, progress=_watched() if self.progress is None
+            else self.progress)
         return self
 
     # ------------------------------------------------------------ using a fitted model
@@ -232,7 +362,10 @@ class VAE:
         bound : ndarray, shape (n,)
         """
         self._check_fitted()
-        data = self._as_dataset(X)
+        data = self._as_dataset(X, fitted=True)
+        if isinstance(n_mc_samples, bool) or not isinstance(n_mc_samples, (int, np.integer)) \
+                or n_mc_samples < 1:
+            raise ValueError(f"n_mc_samples must be an integer >= 1, got {n_mc_samples!r}")
         rng = np.random.default_rng(rng)
         enc, dec = self.encoder_params_, self.decoder_params_
         dtype = enc.dtype
@@ -251,6 +384,7 @@ class VAE:
         """Posterior means E[z|x] under q(z|x), shape (n, J)."""
         self._check_fitted()
         X = check_array(X, self.likelihood)
+        self._check_width(X.shape[1])
         (mean, _), _ = nets.gaussian_mlp_forward(self.encoder_params_,
                                                  X.astype(self.encoder_params_.dtype))
         return mean
@@ -259,6 +393,9 @@ class VAE:
         """Decoder means for latent points ``z`` of shape (n, J): sigmoid(logits) or the Gaussian mean."""
         self._check_fitted()
         z = np.asarray(z, dtype=self.decoder_params_.dtype)
+        if z.ndim != 2 or z.shape[1] != self.n_latent or not np.all(np.isfinite(z)):
+            raise ValueError(f"z must be a finite array of shape (n, {self.n_latent}), got "
+                             f"shape {z.shape}")
         dec = self.decoder_params_
         if isinstance(dec, nets.BernoulliMLPParams):
             return sigmoid(nets.bernoulli_mlp_forward(dec, z)[0])
@@ -266,6 +403,8 @@ class VAE:
 
     def sample(self, n, rng=None):
         """``n`` draws z ~ p(z) = N(0, I) shown as decoder means, shape (n, D)."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"the number of samples must be an integer >= 1, got {n!r}")
         rng = np.random.default_rng(rng)
         self._check_fitted()
         return self.decode(rng.standard_normal((n, self.n_latent)))

@@ -136,6 +136,7 @@ class Adagrad(Optimizer):
         return [[np.full_like(p, self.initial_accumulator)] for p in params]
 
     def _update(self, p, g, state, tmp):
+        ### BEGIN SOLUTION adagrad
         (G,) = state
         np.multiply(g, g, out=tmp)
         G += tmp                              # G <- G + g^2
@@ -146,6 +147,7 @@ class Adagrad(Optimizer):
         np.divide(g, tmp, out=tmp)
         tmp *= self.lr
         p -= tmp                              # theta <- theta - lr g / (sqrt(G) + eps)
+        ### END SOLUTION
 
 
 class SGD(Optimizer):

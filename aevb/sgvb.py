@@ -117,14 +117,18 @@ def _forward(enc, dec, x, eps, estimator, sigmoid_mean):
     z, c_rep = reparameterize_forward(mean, logvar, eps)          # (L, M, J)
     logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
     if estimator == "B":                                          # eq. 7 / eq. 10
+        ### BEGIN SOLUTION estimator_b
         kl, c_kl = kl_standard_normal_forward(mean, logvar)       # (M,)
         bound = logpx.mean(axis=0) - kl
         c_latent = c_kl
+        ### END SOLUTION
     else:                                                         # eq. 6
+        ### BEGIN SOLUTION estimator_a
         logpz, c_pz = standard_normal_log_density_forward(z)      # (L, M)
         logqz, c_qz = posterior_log_density_forward(eps, logvar)  # from eps: exact in float32
         bound = (logpx + logpz - logqz).mean(axis=0)
         c_latent = (c_pz, c_qz)
+        ### END SOLUTION
     return bound, (estimator, c_enc, c_rep, c_dec, c_latent)
 
 
@@ -164,8 +168,10 @@ def _add_prior_gradient(params, grads, scale):
 
 def minibatch_estimate(bound, n_data):
     """Eq. 8: ``(N/M) sum_i L(x_i)``, the full-data bound estimated from M points."""
+    ### BEGIN SOLUTION estimator_b
     bound = np.asarray(bound)
     return n_data / bound.shape[0] * float(bound.sum())
+    ### END SOLUTION
 
 
 def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
@@ -205,24 +211,30 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
     bound, (estimator, c_enc, c_rep, c_dec, c_latent) = _forward(
         enc, dec, x, eps, estimator, sigmoid_mean)
     L, M = eps.shape[0], x.shape[0]
+    ### BEGIN SOLUTION estimator_b
     objective = float(bound.sum())
     scale = None if n_data is None else M / n_data     # MAP prior, scaled by M/N (module docstring)
     if scale is not None:
         objective += scale * log_prior(enc, dec)
     # loss = -sum_i bound_i, so d loss / d logpx_li = -1/L
     dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)
+    ### END SOLUTION
     dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
     if scale is not None:
         _add_prior_gradient(dec, ddec, scale)
     if decoder_ready is not None:
         decoder_ready(objective, ddec)
     if estimator == "B":
+        ### BEGIN SOLUTION estimator_b
         dmean, dlogvar = kl_standard_normal_backward(np.ones(M, bound.dtype), c_latent)
+        ### END SOLUTION
     else:
+        ### BEGIN SOLUTION estimator_a
         c_pz, c_qz = c_latent
         dz += standard_normal_log_density_backward(dlogpx, c_pz)
         dlogvar = posterior_log_density_backward(-dlogpx, c_qz)  # at fixed eps (its docstring)
         dmean = np.zeros_like(dlogvar)
+        ### END SOLUTION
     dmean_rep, dlogvar_rep = reparameterize_backward(dz, c_rep)
     dmean += dmean_rep
     dlogvar += dlogvar_rep
