@@ -118,12 +118,40 @@ class FullVBTrainer(Trainer):
         self.logvar_optimizer.load_state_dict({"t": meta["logvar_optimizer_t"], "state": state})
 
 
+def expected_bound_samples(enc, q, data, rng, rows_per_theta=100, chunk=1000,
+                           sigmoid_mean=False):
+    """L(theta_b, phi; x_i) for every point, each block of ``rows_per_theta`` points at its own theta draw.
+
+    One eps per point (z-part by estimator B, Appendix B), one theta ~ q(theta)
+    per block: the mean is unbiased for mean_i E_q(theta) L(theta, phi; x_i).
+
+    Parameters
+    ----------
+    data : aevb.data.Dataset or ndarray (n, D)
+
+    Returns
+    -------
+    bound : ndarray (n,), float64
+    """
+    rng = np.random.default_rng(rng)
+    dtype = enc.dtype
+    out = np.empty(len(data))
+    for start in range(0, len(data), chunk):
+        rows = slice(start, start + chunk)
+        x = data.batch(rows, dtype, rng) if hasattr(data, "batch") else np.asarray(data[rows], dtype)
+        (mean, logvar), _ = gaussian_mlp_forward(enc, x)                       # (m, J)
+        z = mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape, dtype=dtype)
+        logpx = np.empty(x.shape[0])
+        for s in range(0, x.shape[0], rows_per_theta):
+            theta = q.sample(q.draw_zeta(1, rng)).map(lambda a: a[0])
+            logpx[s:s + rows_per_theta] = decoder_log_likelihood_forward(
+                theta, x[s:s + rows_per_theta], z[s:s + rows_per_theta], sigmoid_mean)[0]
+        out[rows] = logpx - kl_standard_normal_forward(mean, logvar)[0]        # eq. 24's z-part
+    return out
+
+
 def eq14_bound(enc, q, data, n_train, rng, rows_per_theta=100, chunk=1000, sigmoid_mean=False):
     """The eq. 14 bound per datapoint: mean_i E_q(theta) L(theta, phi; x_i) - KL(q(theta) || p) / N.
-
-    Each block of ``rows_per_theta`` points gets its own theta draw and each
-    point its own eps (z-part by estimator B), so ``expected`` is unbiased
-    for mean_i E_q(theta) L(theta, phi; x_i).
 
     Parameters
     ----------
@@ -137,29 +165,15 @@ def eq14_bound(enc, q, data, n_train, rng, rows_per_theta=100, chunk=1000, sigmo
         ``expected - kl_per_datapoint``: on the training set, the eq. 14
         bound on log p(X) divided by N, in nats per datapoint.
     expected : float
-        mean_i E_q(theta) L(theta, phi; x_i). On held-out points it is a
-        lower bound on mean_i log of the predictive density
-        int q(theta) p_theta(x) dtheta (Jensen), the number to set next to
-        AEVB's test bound.
+        mean_i E_q(theta) L(theta, phi; x_i) (:func:`expected_bound_samples`).
+        On held-out points it is a lower bound on mean_i log of the
+        predictive density int q(theta) p_theta(x) dtheta (Jensen twice),
+        the number to set next to AEVB's test bound.
     kl_per_datapoint : float
         KL(q(theta) || p(theta)) / N.
     """
-    rng = np.random.default_rng(rng)
-    dtype = enc.dtype
-    n = len(data)
-    total = 0.0
-    for start in range(0, n, chunk):
-        rows = slice(start, start + chunk)
-        x = data.batch(rows, dtype, rng) if hasattr(data, "batch") else np.asarray(data[rows], dtype)
-        (mean, logvar), _ = gaussian_mlp_forward(enc, x)                       # (m, J)
-        z = mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape, dtype=dtype)
-        for s in range(0, x.shape[0], rows_per_theta):
-            theta = q.sample(q.draw_zeta(1, rng)).map(lambda a: a[0])
-            logpx, _ = decoder_log_likelihood_forward(
-                theta, x[s:s + rows_per_theta], z[s:s + rows_per_theta], sigmoid_mean)
-            total += float(logpx.sum())
-        total -= float(kl_standard_normal_forward(mean, logvar)[0].sum())     # Appendix B
-    expected = total / n
+    expected = float(expected_bound_samples(enc, q, data, rng, rows_per_theta, chunk,
+                                            sigmoid_mean).mean())
     kl = kl_weights_forward(q)[0] / n_train
     return expected - kl, expected, kl
 
@@ -222,12 +236,24 @@ class FullVB(VAE):
     def bound(self, X, rng=None, n_train=None):
         """:func:`eq14_bound` on ``X``: ``(bound, expected, kl_per_datapoint)``, N = ``n_train_`` by default."""
         self._check_fitted()
-        return eq14_bound(self.encoder_params_, self.weight_posterior_, self._as_dataset(X),
+        return eq14_bound(self.encoder_params_, self.weight_posterior_, self._as_dataset(X, fitted=True),
                           n_train or self.n_train_, rng, sigmoid_mean=self._sigmoid)
 
-    def score(self, X, rng=None, n_mc_samples=1):
-        """The eq. 14 bound per datapoint of ``X`` (the KL over theta divided by ``n_train_``)."""
+    def score_samples(self, X, rng=None):
+        """L(theta, phi; x_i) per datapoint with theta ~ q(theta) (:func:`expected_bound_samples`), (n,)."""
+        self._check_fitted()
+        return expected_bound_samples(self.encoder_params_, self.weight_posterior_,
+                                      self._as_dataset(X, fitted=True), rng,
+                                      sigmoid_mean=self._sigmoid)
+
+    def score(self, X, rng=None):
+        """The eq. 14 bound per datapoint on ``X``: mean of :meth:`score_samples` - KL(q(theta)||p) / N."""
         return self.bound(X, rng)[0]
+
+    def save(self, path):
+        """Not available: a saved VAE file has no place for q(theta)'s logvars."""
+        raise NotImplementedError("FullVB models cannot be saved with VAE.save yet; keep the "
+                                  "trainer's state_dict (trainer_.state_dict()) or a run folder")
 
     def sample_decoders(self, n, rng=None):
         """``n`` draws theta ~ q(theta), each a decoder container like ``decoder_params_``."""
