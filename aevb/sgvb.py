@@ -212,10 +212,11 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
         enc, dec, x, eps, estimator, sigmoid_mean)
     L, M = eps.shape[0], x.shape[0]
     ### BEGIN SOLUTION estimator_b
-    objective = float(bound.sum())
     scale = None if n_data is None else M / n_data     # MAP prior, scaled by M/N (module docstring)
-    if scale is not None:
-        objective += scale * log_prior(enc, dec)
+    if scale is None:
+        objective = float(bound.sum())
+    else:                                              # (M/N) [eq. 8 + log p(theta)]
+        objective = scale * (minibatch_estimate(bound, n_data) + log_prior(enc, dec))
     # loss = -sum_i bound_i, so d loss / d logpx_li = -1/L
     dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)
     ### END SOLUTION
