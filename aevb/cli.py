@@ -20,7 +20,7 @@ from .sgvb import ESTIMATORS
 
 # Modules that add a subcommand of their own: each defines ``add_parser(subparsers)``,
 # which adds its parser and sets ``func`` (args -> exit status) with set_defaults.
-EXTENSIONS = ("adversarial", "reproduce")
+EXTENSIONS = ("adversarial", "reproduce", "exercises")
 
 # Settings of a run; with --resume they come from the run's config.json instead.
 SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "B",

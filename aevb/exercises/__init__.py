@@ -1,0 +1,21 @@
+"""Course exercises generated from the reference code, and checks that teach.
+
+* :mod:`.registry`: the ten exercises, the check framework and its diagnoses;
+* :mod:`.checks_primitives`, :mod:`.checks_models`: the checks themselves;
+* :mod:`.generate`: ``### BEGIN SOLUTION name`` / ``### END SOLUTION`` regions,
+  the student version, the lint;
+* :mod:`.command`: ``aevb exercises make DIR`` and ``aevb exercises check [DIR]``.
+
+The instructor's guide is exercises/README.md at the top of the repository.
+This subpackage imports only NumPy and the standard library, so the
+instructor's checks can be loaded beside a student's copy of ``aevb``.
+"""
+from . import checks_models, checks_primitives  # noqa: F401  (registers the checks)
+from .command import add_parser, check_folder, load_package
+from .generate import all_regions, find_regions, leaked_lines, make, student_source
+from .registry import (CHECKS, EXERCISES, Exercise, ExerciseFailure, Result, run_checks,
+                       run_one, select)
+
+__all__ = ["CHECKS", "EXERCISES", "Exercise", "ExerciseFailure", "Result", "add_parser",
+           "all_regions", "check_folder", "find_regions", "leaked_lines", "load_package", "make",
+           "run_checks", "run_one", "select", "student_source"]

@@ -1,0 +1,303 @@
+"""Checks of exercises 7-10: the two estimators, Adagrad, importance sampling.
+
+The reference quantities are assembled here from the networks (which are not
+exercises) and the paper's formulas written directly; the KL comes from a
+numerical integral. So a mistake in a student's composition shows up as a
+difference from an independent computation, not from itself.
+"""
+import numpy as np
+
+from .checks_primitives import _kl_by_integration, _paper_bernoulli, _textbook_gaussian
+from .registry import check, compare, diagnose, fail
+
+D, H, J, M, L, N = 7, 5, 3, 4, 3, 50
+
+
+def _model(aevb, seed=20, d=D, h=H, j=J, m=M, std=0.5):
+    rng = np.random.default_rng(seed)
+    enc = aevb.networks.init_gaussian_mlp(d, h, j, rng=rng, std=std)
+    dec = aevb.networks.init_bernoulli_mlp(j, h, d, rng=rng, std=std)
+    x = (rng.random((m, d)) < 0.5).astype(float)
+    return enc, dec, x, rng
+
+
+def _pieces(aevb, enc, dec, x, eps):
+    """mean, logvar, z, log p(x|z) (L, M) without any exercise's code."""
+    (mean, logvar), _ = aevb.networks.gaussian_mlp_forward(enc, x)
+    z = mean + np.sqrt(np.exp(logvar)) * eps
+    logits, _ = aevb.networks.bernoulli_mlp_forward(dec, z)
+    return mean, logvar, z, _paper_bernoulli(x, logits)
+
+
+def _bound_b(aevb, enc, dec, x, eps):
+    mean, logvar, z, logpx = _pieces(aevb, enc, dec, x, eps)
+    kl = _kl_by_integration(mean, np.exp(logvar)).sum(-1)
+    return logpx.mean(0) - kl, logpx, kl
+
+
+def _log_prior(*containers):
+    return -0.5 * sum(float(np.sum(getattr(p, n) ** 2)) for p in containers for n in p.weight_names())
+
+
+def _grad_check(ex, aevb, enc, dec, f, res, factors=None):
+    """Finite differences of the loss ``f()`` against ``res.denc``, ``res.ddec``, array by array."""
+    from .registry import numerical_gradient
+    for label, params, grads in (("denc", enc, res.denc), ("ddec", dec, res.ddec)):
+        for name in params.names():
+            numeric = numerical_gradient(f, getattr(params, name))
+            compare(ex, f"{label}.{name} (against finite differences of the loss)",
+                    getattr(grads, name), numeric, tol=1e-6, factors=factors, floor=1e-4,
+                    hint="sgvb returns gradients of the LOSS, -objective; the optimizer minimizes")
+
+
+# ---------------------------------------------------------------- 7. estimator B
+@check("estimator_b")
+def bound_b_matches_eq10(aevb):
+    enc, dec, x, rng = _model(aevb)
+    eps = rng.standard_normal((L, M, J))
+    got = aevb.sgvb.lower_bound(enc, dec, x, eps, "B")
+    want, logpx, kl = _bound_b(aevb, enc, dec, x, eps)
+    compare("estimator_b", "the bound per datapoint, shape (M,)", got, want, tol=1e-8,
+            alternatives=[("sum over the L = 3 samples instead of the mean", logpx.sum(0) - kl),
+                          ("the wrong sign on the KL: the bound is E[log p(x|z)] - KL",
+                           logpx.mean(0) + kl)],
+            hint="eq. 10: L(x_i) = -KL(q(z|x_i) || p(z)) + (1/L) sum_l log p(x_i | z_il)")
+
+
+@check("estimator_b")
+def minibatch_estimate_is_eq8(aevb):
+    bound = np.random.default_rng(21).uniform(-200, -100, M)
+    got = aevb.sgvb.minibatch_estimate(bound, N)
+    want = N / M * bound.sum()
+    compare("estimator_b", f"eq. 8 with M = {M}, N = {N}", got, want, tol=1e-12, alternatives=[
+        ("the sum over the minibatch without the N/M scaling", bound.sum()),
+        ("M/N instead of N/M", M / N * bound.sum()),
+        ("sum instead of mean the other way round: the mean over the minibatch, the bound per "
+         "datapoint rather than the full-data estimate", bound.mean())],
+        hint="eq. 8: L(theta, phi; X) ~ (N/M) sum_i L(theta, phi; x_i)")
+
+
+@check("estimator_b")
+def objective_adds_the_scaled_prior(aevb):
+    enc, dec, x, rng = _model(aevb, seed=22)
+    eps = rng.standard_normal((L, M, J))
+    res = aevb.sgvb.sgvb(enc, dec, x, eps, "B", n_data=N)
+    s = float(np.sum(_bound_b(aevb, enc, dec, x, eps)[0]))
+    prior = _log_prior(enc, dec)
+    compare("estimator_b", "objective with n_data = N", res.objective, s + M / N * prior,
+            tol=1e-9, alternatives=[("N/M instead of M/N on log p(theta)", s + N / M * prior),
+                                    ("the prior is missing", s),
+                                    ("the prior with the wrong sign", s - M / N * prior)],
+            hint="objective = sum_i L(x_i) + (M/N) log p(theta) (aevb.sgvb module docstring)")
+    plain = aevb.sgvb.sgvb(enc, dec, x, eps, "B")
+    for label, params, with_prior, without in (("denc", enc, res.denc, plain.denc),
+                                               ("ddec", dec, res.ddec, plain.ddec)):
+        for name in params.weight_names():
+            W = getattr(params, name)
+            compare("estimator_b", f"{label}.{name}: the prior's share of the gradient "
+                    "(with n_data minus without)", getattr(with_prior, name) - getattr(without, name),
+                    M / N * W, tol=1e-8, factors={(N / M) ** 2: "N/M instead of M/N"})
+
+
+@check("estimator_b")
+def gradients_b_match_finite_differences(aevb):
+    enc, dec, x, rng = _model(aevb, seed=23)
+    eps = rng.standard_normal((L, M, J))
+    res = aevb.sgvb.sgvb(enc, dec, x, eps, "B")
+
+    def loss():
+        return -float(np.sum(_bound_b(aevb, enc, dec, x, eps)[0]))
+    _grad_check("estimator_b", aevb, enc, dec, loss, res, factors={
+        float(L): f"sum over the L = {L} samples instead of the mean: d loss / d log p(x|z_l) = -1/L",
+        -1.0: "the wrong sign: these are gradients of the objective, not of the loss"})
+
+
+# ---------------------------------------------------------------- 8. estimator A
+def _bound_a_terms(aevb, enc, dec, x, eps):
+    mean, logvar, z, logpx = _pieces(aevb, enc, dec, x, eps)
+    logpz = _textbook_gaussian(z, 0.0, np.ones_like(z))
+    logqz = _textbook_gaussian(z, mean, np.exp(logvar))
+    return mean, logvar, logpx, logpz, logqz
+
+
+@check("estimator_a")
+def bound_a_matches_eq6(aevb):
+    enc, dec, x, rng = _model(aevb, seed=24)
+    eps = rng.standard_normal((L, M, J))
+    got = aevb.sgvb.lower_bound(enc, dec, x, eps, "A")
+    mean, logvar, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
+    logq_at_mean = _textbook_gaussian(mean, mean, np.exp(logvar))
+    compare("estimator_a", "the bound per datapoint, shape (M,)", got,
+            (logpx + logpz - logqz).mean(0), tol=1e-8, alternatives=[
+                ("z = mean when scoring: log q(z|x) evaluated at the mean (eps = 0), not at z_l",
+                 (logpx + logpz - logq_at_mean).mean(0)),
+                ("the wrong sign on log q(z|x)", (logpx + logpz + logqz).mean(0)),
+                ("the prior log p(z) is missing", (logpx - logqz).mean(0)),
+                ("sum over the L = 3 samples instead of the mean", (logpx + logpz - logqz).sum(0))],
+            hint="eq. 6: (1/L) sum_l [log p(x, z_l) - log q(z_l|x)], z_l = mean + sigma eps_l")
+
+
+@check("estimator_a")
+def a_and_b_agree_in_expectation(aevb):
+    """Monte Carlo: eq. 6 and eq. 10 estimate the same bound; with many samples they agree."""
+    enc, dec, x, rng = _model(aevb, seed=25)
+    n = 20000
+    eps = rng.standard_normal((n, M, J))
+    got = aevb.sgvb.lower_bound(enc, dec, x, eps, "A")
+    mean, logvar, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
+    kl = _kl_by_integration(mean, np.exp(logvar)).sum(-1)
+    want = logpx.mean(0) - kl                       # estimator B with the same draws
+    se = (logpz - logqz).std(0) / np.sqrt(n)
+    z = np.abs(np.asarray(got) - want) / se
+    i = int(np.argmax(z))
+    if not z[i] < 6:
+        fail("estimator_a", f"bound of datapoint {i} averaged over {n} draws",
+             f"{got[i]:.5g}, but estimator B gives {want[i]:.5g} ({z[i]:.0f} standard errors "
+             f"away): E_q[log p(z) - log q(z|x)] must equal -KL.")
+
+
+@check("estimator_a")
+def gradients_a_match_finite_differences(aevb):
+    enc, dec, x, rng = _model(aevb, seed=26)
+    eps = rng.standard_normal((L, M, J))
+    res = aevb.sgvb.sgvb(enc, dec, x, eps, "A")
+
+    def loss():
+        _, _, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
+        return -float(np.sum((logpx + logpz - logqz).mean(0)))
+    _grad_check("estimator_a", aevb, enc, dec, loss, res, factors={
+        -1.0: "the wrong sign: these are gradients of the objective, not of the loss"})
+
+
+# ---------------------------------------------------------------- 9. Adagrad
+LR, G0, EPS = 0.1, 0.01, 1e-8
+
+
+@check("adagrad")
+def one_adagrad_step(aevb):
+    rng = np.random.default_rng(30)
+    p0 = rng.standard_normal((3, 4))
+    g = rng.standard_normal((3, 4))
+    p = p0.copy()
+    aevb.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0).step([p], [g])
+    compare("adagrad", "the first update theta_1 - theta_0", p - p0,
+            -LR * g / (np.sqrt(G0 + g * g) + EPS), tol=1e-9, alternatives=[
+                ("the accumulator used before adding g^2 (G <- G + g^2 comes first)",
+                 -LR * g / (np.sqrt(G0) + EPS)),
+                ("no square root of the accumulator", -LR * g / (G0 + g * g + EPS)),
+                ("the wrong sign: the optimizer minimizes the loss", LR * g / (np.sqrt(G0 + g * g) + EPS))],
+            hint="G <- G + g^2, then theta <- theta - lr g / (sqrt(G) + eps)")
+
+
+@check("adagrad")
+def adagrad_accumulates_over_steps(aevb):
+    rng = np.random.default_rng(31)
+    p = rng.standard_normal(5)
+    gs = rng.standard_normal((3, 5))
+    opt = aevb.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0)
+    want, stale, G = p.copy(), p.copy(), np.full(5, G0)
+    for g in gs:
+        opt.step([p], [g.copy()])
+        G = G + g * g
+        want = want - LR * g / (np.sqrt(G) + EPS)
+        stale = stale - LR * g / (np.sqrt(G0 + g * g) + EPS)
+    compare("adagrad", "theta after three steps", p, want, tol=1e-9, alternatives=[
+        ("the accumulator is reset every step instead of summing all past g^2", stale)])
+    compare("adagrad", "the accumulator G kept in self.state after three steps",
+            opt.state[0][0], G, tol=1e-12, hint="keep G in the state so that a run can resume")
+
+
+@check("adagrad")
+def adagrad_warmup_only_accumulates(aevb):
+    rng = np.random.default_rng(32)
+    p0 = rng.standard_normal(4)
+    gs = rng.standard_normal((3, 4))
+    p = p0.copy()
+    opt = aevb.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=2)
+    for k, g in enumerate(gs[:2]):
+        opt.step([p], [g.copy()])
+        compare("adagrad", f"theta after warm-up step {k + 1} (warmup=2)", p, p0, tol=1e-15,
+                hint="during the warm-up steps (t <= warmup) the parameters must not move")
+    opt.step([p], [gs[2].copy()])
+    G = G0 + (gs * gs).sum(0)
+    compare("adagrad", "the first update after the warm-up", p - p0,
+            -LR * gs[2] / (np.sqrt(G) + EPS), tol=1e-9, alternatives=[
+                ("the warm-up steps did not add their g^2 to the accumulator",
+                 -LR * gs[2] / (np.sqrt(G0 + gs[2] ** 2) + EPS))])
+
+
+# ---------------------------------------------------------------- 10. importance sampling
+def _is_model(aevb, seed, bias=0.0):
+    enc, dec, x, _ = _model(aevb, seed=seed, d=6, h=4, j=2, m=3, std=0.4)
+    if bias:
+        x[:] = 1.0
+    dec.b_logits += bias                           # bias -400: log p(x|z) near -2400 nats
+    return enc, dec, x
+
+
+def _is_diagnosis(aevb, enc, dec, x, got, want, K):
+    d = np.asarray(got) - want
+    (mean, logvar), _ = aevb.networks.gaussian_mlp_forward(enc, x)
+    at_mean = aevb.likelihood.log_joint(dec, x, mean) - _textbook_gaussian(mean, mean, np.exp(logvar))
+    if rel_close(got, at_mean):
+        return ("looks like: z = mean when scoring: every sample sits at the posterior mean, so the "
+                "estimate is log p(x, mean) - log q(mean|x); draw z_k = mean + sigma eps_k")
+    if np.all(np.abs(d - np.log(K)) < 0.1):
+        return "looks like: the -log K is missing: the average of K weights is their sum / K"
+    if np.all(np.abs(d + np.log(K)) < 0.1):
+        return "looks like: log K subtracted twice"
+    return diagnose(np.asarray(got, float), want)
+
+
+def rel_close(a, b):
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= 1e-8 * (np.abs(a) + np.abs(b))))
+
+
+def _is_against_grid(aevb, enc, dec, x, K, tol, what, seed):
+    est = aevb.likelihood.importance_sampled(enc, dec, x, n_samples=K, rng=seed)
+    got = np.asarray(est.log_px, float)
+    want = aevb.likelihood.grid(dec, x)
+    hint = ("Underflow: exp(log w) is 0 when log w is near -2400. Subtract the largest log-weight "
+            "before exponentiating (log-sum-exp).")
+    if got.shape != want.shape or not np.all(np.isfinite(got)):
+        compare("importance_sampling", f"log p(x) {what}", got, want, nonfinite_hint=hint)
+    err = np.abs(got - want)
+    i = int(np.argmax(err))
+    if not err[i] < tol:
+        fail("importance_sampling", f"log p(x) {what}",
+             f"worst datapoint [{i}]: got {got[i]:.6g}, the integral over a grid gives "
+             f"{want[i]:.6g} (off by {err[i]:.3g} nats > {tol}).\n  "
+             + _is_diagnosis(aevb, enc, dec, x, got, want, K))
+    return est
+
+
+@check("importance_sampling")
+def is_agrees_with_exact_integral(aevb):
+    enc, dec, x = _is_model(aevb, seed=40)
+    est = _is_against_grid(aevb, enc, dec, x, 4000, 0.05, "(K = 4000, 2-D latent space)", seed=41)
+    se = np.asarray(est.stderr, float)
+    if se.shape != (3,) or not np.all(np.isfinite(se)) or not np.all(se > 0):
+        fail("importance_sampling", "stderr", f"{se} must be finite and positive, one per "
+             "datapoint: std(w) / (sqrt(K) mean(w))")
+
+
+@check("importance_sampling")
+def is_uses_log_sum_exp(aevb):
+    enc, dec, x = _is_model(aevb, seed=42, bias=-400.0)
+    _is_against_grid(aevb, enc, dec, x, 2000, 0.05, "when log p(x|z) is near -2400 nats", seed=43)
+
+
+@check("importance_sampling")
+def is_stderr_matches_the_spread(aevb):
+    """Monte Carlo: the reported standard error is close to the spread of repeated estimates."""
+    enc, dec, x = _is_model(aevb, seed=44)
+    runs = [aevb.likelihood.importance_sampled(enc, dec, x, n_samples=100, rng=s) for s in range(30)]
+    spread = np.std([r.log_px for r in runs], axis=0, ddof=1)
+    reported = np.mean([r.stderr for r in runs], axis=0)
+    ratio = reported / spread
+    i = int(np.argmax(np.abs(np.log(ratio))))
+    if not 0.5 < ratio[i] < 2.0:
+        fail("importance_sampling", f"stderr of datapoint {i} (K = 100, 30 repeats)",
+             f"reported {reported[i]:.3g} but the estimates spread by {spread[i]:.3g}: "
+             f"stderr = std(w) / (sqrt(K) mean(w)) with w the importance weights")

@@ -1,0 +1,204 @@
+"""The student version: the reference package with every solution region replaced by a stub.
+
+A region is the lines between ``### BEGIN SOLUTION name`` and
+``### END SOLUTION`` (the nbgrader / otter-grader convention, with the
+exercise's name after the marker). In the student version the region becomes
+one line at the marker's indentation::
+
+    raise NotImplementedError("exercise 5 (kl): ...")
+
+so signatures, docstrings and the code around the region stay as they are.
+"""
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .registry import BY_NAME, EXERCISES
+
+BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+PACKAGE = Path(__file__).resolve().parent.parent        # the aevb/ folder holding the regions
+SKIP = ("exercises",)                                    # folders never scanned (this one)
+
+TEST_FILE = '''"""The aevb exercise checks: run ``aevb exercises check`` (or ``pytest`` in this folder).
+
+The package under test is the ``aevb`` that Python imports (this folder's copy,
+put first on the path by ``aevb exercises check``); the checks come from
+AEVB_EXERCISE_CHECKS (a path to an ``exercises`` folder) when it is set, else
+from the package's own ``aevb/exercises``.
+"""
+import importlib.util
+import os
+import sys
+
+import pytest
+
+import aevb
+
+
+def _checks():
+    where = os.environ.get("AEVB_EXERCISE_CHECKS")
+    if not where:
+        from aevb import exercises
+        return exercises
+    spec = importlib.util.spec_from_file_location(
+        "aevb_exercise_checks", os.path.join(where, "__init__.py"),
+        submodule_search_locations=[where])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+EX = _checks()
+ROOT = os.environ.get("AEVB_EXERCISE_ROOT")
+NAMES = [n for n in os.environ.get("AEVB_EXERCISE_SELECT", "").split(",") if n]
+
+
+@pytest.mark.parametrize("chk", EX.select(NAMES), ids=lambda c: c.id)
+def test_exercise(chk):
+    here = os.path.realpath(os.path.dirname(aevb.__file__))
+    if ROOT and os.path.commonpath([here, os.path.realpath(ROOT)]) != os.path.realpath(ROOT):
+        pytest.fail(f"[setup] the package under test is {here}, not the copy in {ROOT}",
+                    pytrace=False)
+    result = EX.run_one(chk, aevb)
+    if not result.passed:
+        pytest.fail(f"[{result.error}] {result.message}", pytrace=False)
+'''
+
+STUDENT_README = """# aevb exercises
+
+This folder holds a copy of the aevb package in which {n} exercises are left
+for you: every place that raises `NotImplementedError("exercise N (name): ...")`.
+
+    aevb exercises check {dest}            # all exercises
+    aevb exercises check {dest} -k kl      # one exercise (name, number, or part of a check's name)
+
+Exercises, in order (the later ones call the earlier ones):
+
+{table}
+"""
+
+
+@dataclass
+class Region:
+    path: Path
+    name: str
+    begin: int          # 0-based line index of the BEGIN marker
+    end: int            # 0-based line index of the END marker
+    indent: str
+
+
+def find_regions(text, path="<text>"):
+    """Parse the regions of one file; ValueError for an unmatched or unknown marker."""
+    regions, open_ = [], None
+    for i, line in enumerate(text.split("\n")):
+        s = line.strip()
+        if s.startswith(BEGIN):
+            if open_ is not None:
+                raise ValueError(f"{path}:{i + 1}: BEGIN SOLUTION inside the region opened "
+                                 f"at line {open_.begin + 1}; close it with {END!r} first")
+            name = s[len(BEGIN):].strip()
+            if name not in BY_NAME:
+                raise ValueError(f"{path}:{i + 1}: unknown exercise {name!r} after {BEGIN!r}; "
+                                 f"use one of {sorted(BY_NAME)}")
+            open_ = Region(Path(path), name, i, -1, re.match(r"\s*", line).group(0))
+        elif s.startswith(END):
+            if open_ is None:
+                raise ValueError(f"{path}:{i + 1}: {END!r} without a BEGIN SOLUTION before it")
+            if re.match(r"\s*", line).group(0) != open_.indent:
+                raise ValueError(f"{path}:{i + 1}: END SOLUTION is not indented like its BEGIN "
+                                 f"at line {open_.begin + 1}")
+            open_.end = i
+            regions.append(open_)
+            open_ = None
+    if open_ is not None:
+        raise ValueError(f"{path}:{open_.begin + 1}: BEGIN SOLUTION {open_.name} has no "
+                         f"{END!r}")
+    return regions
+
+
+def stub_line(name, indent):
+    e = BY_NAME[name]
+    return (f'{indent}raise NotImplementedError("exercise {e.number} ({e.name}): {e.title} '
+            f'[{e.paper}]; check it with: aevb exercises check -k {e.name}")')
+
+
+def student_source(text, path="<text>"):
+    """``text`` with every region replaced by its stub."""
+    lines = text.split("\n")
+    for r in reversed(find_regions(text, path)):
+        lines[r.begin:r.end + 1] = [stub_line(r.name, r.indent)]
+    return "\n".join(lines)
+
+
+def package_files(package=PACKAGE):
+    return sorted(p for p in Path(package).rglob("*.py")
+                  if not set(p.relative_to(package).parts[:-1]) & set(SKIP)
+                  and "__pycache__" not in p.parts)
+
+
+def all_regions(package=PACKAGE):
+    """Every region of the package, checked: each exercise has at least one."""
+    regions = [r for p in package_files(package) for r in find_regions(p.read_text(), p)]
+    missing = [e.name for e in EXERCISES if e.name not in {r.name for r in regions}]
+    if missing:
+        raise ValueError(f"no solution region for exercise(s) {missing} in {package}")
+    return regions
+
+
+def make(dest, package=PACKAGE, overwrite=False):
+    """Write the student version into ``dest``: ``dest/aevb/``, a test file and a README.
+
+    Returns the number of regions replaced.
+    """
+    dest = Path(dest)
+    target = dest / "aevb"
+    if target.exists():
+        if not overwrite:
+            raise ValueError(f"{target} exists; pass --overwrite to replace it")
+        shutil.rmtree(target)
+    regions = all_regions(package)
+    shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for path in {r.path for r in regions}:
+        rel = Path(path).relative_to(package)
+        (target / rel).write_text(student_source(Path(path).read_text(), path))
+    (dest / "test_exercises.py").write_text(TEST_FILE)
+    table = "\n".join(f"{e.number:3d}. {e.name:20s} {e.title} ({e.paper}); in {e.where}"
+                      for e in EXERCISES)
+    (dest / "README.md").write_text(STUDENT_README.format(n=len(EXERCISES), dest=dest, table=table))
+    return len(regions)
+
+
+def leaked_lines(student_dir, package=PACKAGE):
+    """Solution lines that appear in the student version (should be none).
+
+    A line counts when it is code (not blank, not a comment, longer than a
+    few characters) and does not also occur outside the regions of the
+    reference.
+    """
+    leaks = []
+    for path in package_files(package):
+        text = path.read_text()
+        lines = text.split("\n")
+        inside = set()
+        for r in find_regions(text, path):
+            inside.update(range(r.begin + 1, r.end))
+        outside = {lines[i].strip() for i in range(len(lines)) if i not in inside}
+        solution = {lines[i].strip() for i in inside} - outside
+        solution = {s for s in solution if len(s) > 6 and not s.startswith("#")}
+        student = Path(student_dir) / "aevb" / path.relative_to(package)
+        body = {s.strip() for s in student.read_text().split("\n")}
+        leaks += [f"{student}: {s}" for s in sorted(solution & body)]
+    for extra in Path(student_dir).rglob("*.py"):
+        if "exercises" in extra.parts:
+            body = {s.strip() for s in extra.read_text().split("\n")}
+            for path in package_files(package):
+                text = path.read_text()
+                lines = text.split("\n")
+                for r in find_regions(text, path):
+                    for s in lines[r.begin + 1:r.end]:
+                        s = s.strip()
+                        if len(s) > 20 and not s.startswith("#") and s in body:
+                            leaks.append(f"{extra}: {s}")
+    return leaks

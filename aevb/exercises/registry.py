@@ -1,0 +1,217 @@
+"""The exercises, and the machinery that turns a wrong answer into a diagnosis.
+
+An exercise is a set of regions of the reference library, each between a
+``### BEGIN SOLUTION name`` and an ``### END SOLUTION`` comment line, plus the
+checks registered for it here with :func:`check`. A check receives the package
+under test (the reference ``aevb`` or a student's copy) and raises
+:class:`ExerciseFailure` with a message that says which exercise, which
+quantity, the worst coordinate, and which common mistake the answer looks like.
+
+This subpackage imports nothing from the rest of ``aevb`` (only NumPy), so the
+instructor's checks can be loaded beside a student's copy of the package.
+"""
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Exercise:
+    number: int
+    name: str
+    title: str
+    paper: str          # the equation or section it implements
+    where: str          # the functions holding its regions
+    needs: tuple = ()   # exercises its checks call through
+
+
+EXERCISES = (
+    Exercise(1, "linear", "linear layer backward", "Appendix C: h W + b",
+             "layers.linear_backward"),
+    Exercise(2, "tanh", "tanh backward", "Appendix C: h = tanh(z W + b)",
+             "layers.tanh_backward"),
+    Exercise(3, "bernoulli", "Bernoulli log-likelihood from logits and its backward",
+             "Appendix C.1", "distributions.bernoulli_log_likelihood_forward/backward"),
+    Exercise(4, "gaussian", "Gaussian log-likelihood with log-variance and its backward",
+             "Appendix C.2", "distributions.gaussian_log_likelihood_forward/backward"),
+    Exercise(5, "kl", "KL(q(z|x) || p(z)) forward and backward", "Appendix B, eq. 10",
+             "distributions.kl_standard_normal_forward/backward"),
+    Exercise(6, "reparameterize", "the reparameterization z = mean + sigma * eps and its backward",
+             "Section 2.4, eq. 10", "distributions.reparameterize_forward/backward"),
+    Exercise(7, "estimator_b", "estimator B on a minibatch, with the eq. 8 scaling and the MAP prior",
+             "eq. 7, eq. 10, eq. 8", "sgvb._forward, sgvb.sgvb, sgvb.minibatch_estimate",
+             needs=(1, 2, 3, 5, 6)),
+    Exercise(8, "estimator_a", "estimator A (the generic SGVB estimator)", "eq. 6",
+             "sgvb._forward, sgvb.sgvb", needs=(1, 2, 3, 6, 7)),
+    Exercise(9, "adagrad", "one Adagrad step (with the warm-up)", "Section 5",
+             "optim.Adagrad._update"),
+    Exercise(10, "importance_sampling", "importance-sampled log p(x) with log-sum-exp",
+             "Section 5 (marginal likelihood), Appendix D", "likelihood.importance_sampled",
+             needs=(3,)),
+)
+BY_NAME = {e.name: e for e in EXERCISES}
+
+
+class ExerciseFailure(AssertionError):
+    """A check failed; the message is written for the student."""
+
+
+@dataclass(frozen=True)
+class Check:
+    exercise: Exercise
+    name: str
+    func: object = field(compare=False)
+
+    @property
+    def id(self):
+        return f"{self.exercise.number:02d}_{self.exercise.name}-{self.name}"
+
+
+CHECKS = []
+
+
+def check(exercise_name):
+    """Decorator: register ``func(aevb)`` as a check of the named exercise."""
+    def register(func):
+        CHECKS.append(Check(BY_NAME[exercise_name], func.__name__, func))
+        return func
+    return register
+
+
+def fail(ex, quantity, text):
+    e = BY_NAME[ex]
+    raise ExerciseFailure(f"exercise {e.number} ({e.name}), {quantity}: {text}")
+
+
+def rel_error(a, b, floor=1e-8):
+    """Worst element-wise relative error and its index."""
+    a, b = np.broadcast_arrays(np.asarray(a, np.float64), np.asarray(b, np.float64))
+    if a.size == 0:
+        return 0.0, ()
+    err = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), floor)
+    err = np.where(np.isnan(err), np.inf, err)
+    i = np.unravel_index(int(np.argmax(err)), err.shape)
+    return float(err[i]), tuple(int(k) for k in i)
+
+
+GENERIC_FACTORS = {-1.0: "the wrong sign",
+                   2.0: "twice the answer: a missing 1/2",
+                   0.5: "half the answer: a 1/2 too many"}
+
+
+def diagnose(got, want, factors=None, alternatives=(), tol=1e-6, floor=1e-8):
+    """Name the mistake ``got`` looks like, or say that none is known."""
+    found = []
+    for label, alt in alternatives:
+        alt = np.asarray(alt, np.float64)
+        if alt.shape == got.shape and np.all(np.isfinite(alt)) and rel_error(got, alt, floor)[0] < tol:
+            found.append(label)
+    for f, label in {**GENERIC_FACTORS, **(factors or {})}.items():
+        if rel_error(got, f * want, floor)[0] < tol:
+            found.append(f"{label} (your values are {f:g} x the right ones)")
+    if found:
+        return "looks like: " + "; or ".join(found)
+    return "no mistake from the catalogue matches; compare your code with the equation term by term"
+
+
+def compare(ex, quantity, got, want, tol=1e-7, factors=None, alternatives=(), hint="",
+            nonfinite_hint="", floor=1e-8):
+    """Raise :class:`ExerciseFailure` unless ``got`` matches ``want`` (same shape, relative ``tol``)."""
+    if got is None:
+        fail(ex, quantity, "your code returned None")
+    try:
+        got = np.asarray(got, np.float64)
+    except (TypeError, ValueError):
+        fail(ex, quantity, f"expected an array of shape {np.shape(want)}, got {type(got).__name__}")
+    want = np.asarray(want, np.float64)
+    if got.shape != want.shape:
+        extra = ""
+        if got.shape == want.shape[::-1] and got.ndim > 1:
+            extra = " It looks transposed: a gradient has the shape of what it is the gradient of."
+        elif got.ndim > want.ndim:
+            extra = (" It has extra leading axes: sum the gradient over the axes the input was "
+                     "broadcast along (samples L, batch rows).")
+        fail(ex, quantity, f"shape {got.shape}, expected {want.shape}.{extra} {hint}".rstrip())
+    bad = ~np.isfinite(got)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        fail(ex, quantity, f"not finite at {list(i)} ({got[i]}) where the right value is "
+             f"{want[i]:.6g}. {nonfinite_hint or 'An overflow or a log of 0?'}")
+    err, i = rel_error(got, want, floor)
+    if err < tol:
+        return err
+    fail(ex, quantity, f"worst coordinate {list(i)}: got {got[i]:.8g}, expected {want[i]:.8g} "
+         f"(relative error {err:.2g} > {tol:g}).\n  "
+         f"{diagnose(got, want, factors, alternatives, floor=floor)}"
+         + (f"\n  hint: {hint}" if hint else ""))
+
+
+def numerical_gradient(f, x, h=1e-5):
+    """Central differences of the scalar ``f()`` in the float64 array ``x`` (perturbed in place)."""
+    grad = np.zeros(x.shape)
+    flat, g = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + h
+        fp = f()
+        flat[i] = old - h
+        fm = f()
+        flat[i] = old
+        g[i] = (fp - fm) / (2 * h)
+    return grad
+
+
+def gradient(ex, quantity, f, x, analytic, tol=1e-6, factors=None, alternatives=(), hint=""):
+    """Compare ``analytic`` with finite differences of ``f`` in ``x`` (float64)."""
+    numeric = numerical_gradient(f, x)
+    compare(ex, f"{quantity} (against finite differences)", analytic, numeric, tol=tol,
+            factors=factors, alternatives=alternatives, hint=hint, floor=1e-4)
+
+
+@dataclass
+class Result:
+    check: Check
+    passed: bool
+    message: str = ""
+    error: str = ""          # the exception type's name when it failed
+
+
+def run_one(chk, aevb):
+    """Run one check; return a :class:`Result` (never raises for a student's error)."""
+    ex = chk.exercise
+    try:
+        with np.errstate(all="ignore"):
+            chk.func(aevb)
+    except ExerciseFailure as e:
+        return Result(chk, False, str(e), "ExerciseFailure")
+    except NotImplementedError as e:
+        text = str(e)
+        if text.startswith(f"exercise {ex.number} "):
+            msg = (f"exercise {ex.number} ({ex.name}) is not done yet (NotImplementedError): "
+                   f"{ex.title} [{ex.paper}], in {ex.where}")
+        else:
+            msg = (f"exercise {ex.number} ({ex.name}) is blocked: its check calls code that is "
+                   f"not written yet ({text}). It builds on exercises "
+                   f"{', '.join(map(str, ex.needs)) or 'none'}: do those first.")
+        return Result(chk, False, msg, "NotImplementedError")
+    except Exception as e:          # a student's code may raise anything
+        import traceback
+        last = traceback.extract_tb(e.__traceback__)[-1]
+        return Result(chk, False, f"exercise {ex.number} ({ex.name}): your code raised "
+                      f"{type(e).__name__}: {e} (at {last.filename}:{last.lineno}, "
+                      f"{last.line})", type(e).__name__)
+    return Result(chk, True)
+
+
+def select(names=None):
+    """The checks whose exercise name, number or check id contains one of ``names``."""
+    if not names:
+        return list(CHECKS)
+    names = [str(n).lower() for n in names]
+    return [c for c in CHECKS if any(n == str(c.exercise.number) or n in c.id.lower()
+                                     for n in names)]
+
+
+def run_checks(aevb, names=None):
+    """Run the selected checks in-process against the package ``aevb``."""
+    return [run_one(c, aevb) for c in select(names)]
