@@ -43,6 +43,7 @@ HIDDEN = {"mnist": 500, "frey": 200}
 DEFAULT_BUDGET = {"figure2": 10**8, "figure3": 6 * 10**7, "figure4": 10**7, "figure5": 10**7}
 FIG3_STAGES = (10**6, 2 * 10**6, 5 * 10**6, 10**7, 2 * 10**7, 3 * 10**7, 5 * 10**7, 6 * 10**7)
 CURVE_FILE = "likelihood-curve.jsonl"
+DTYPE = "float32"        # about twice as fast as float64; figures and table say so
 
 
 class Unsupported(ValueError):
@@ -84,7 +85,11 @@ class RunSpec:
 
 def plan(figures, *, budget=None, datasets=None, n_latent=None, methods=None, n_hidden=None,
          **extra):
-    """The runs behind ``figures`` after the filters; runs shared by figures are merged."""
+    """The runs behind ``figures`` after the filters; runs shared by figures are merged.
+
+    ``extra`` are more settings of :func:`aevb.runs.make_config` (default: float32, a
+    checkpoint every 10^6 samples or a tenth of the budget if less).
+    """
     figures = check_choices("figure", figures, FIGURES)
     datasets = check_choices("dataset", datasets or DATASETS, DATASETS)
     methods = check_choices("method", methods or METHODS, METHODS)
@@ -95,8 +100,9 @@ def plan(figures, *, budget=None, datasets=None, n_latent=None, methods=None, n_
             return
         b = int(budget or DEFAULT_BUDGET[fig])
         stages = tuple(s for s in FIG3_STAGES if s < b) + (b,) if fig == "figure3" else ()
+        settings = {"dtype": DTYPE, "checkpoint_every": min(10**6, max(100, b // 10)), **extra}
         s = RunSpec(dataset, nz, n_hidden or hidden or HIDDEN[dataset], method, n_train, b,
-                    (fig,), stages, dict(extra))
+                    (fig,), stages, settings)
         old = specs.get(s.name)
         if old:
             s = replace(old, budget=max(old.budget, b), figures=old.figures + (fig,),
@@ -449,7 +455,7 @@ def add_parser(subparsers):
                    help="aevb, wake-sleep, mcem")
     r.add_argument("--n-hidden", type=_positive_int, default=None,
                    help="override the paper's hidden units (quick trials only)")
-    r.add_argument("--dtype", choices=("float32", "float64"), default="float32",
+    r.add_argument("--dtype", choices=("float32", "float64"), default=DTYPE,
                    help="default float32 (about twice as fast as float64)")
     r.add_argument("--checkpoint-every", type=_positive_int, default=None,
                    help="training samples between checkpoints (default 1e6, or 1/10 of the "
@@ -469,10 +475,9 @@ def cmd_reproduce(args):
                                                                  FIGURES + ("all",))
     if args.jobs is not None and args.jobs < 1:
         raise ValueError(f"--jobs must be a whole number >= 1, got {args.jobs}")
-    budget = args.budget
-    every = args.checkpoint_every or min(10**6, max(100, (budget or 10**7) // 10))
+    every = {"checkpoint_every": args.checkpoint_every} if args.checkpoint_every else {}
     return sweep(figures, args.out, jobs=args.jobs, scheduler=args.scheduler,
                  data_dir=args.data_dir, download=False if args.offline else None,
-                 progress=not args.no_progress, budget=budget, datasets=args.datasets,
+                 progress=not args.no_progress, budget=args.budget, datasets=args.datasets,
                  n_latent=args.n_latent, methods=args.methods, n_hidden=args.n_hidden,
-                 dtype=args.dtype, checkpoint_every=every)
+                 dtype=args.dtype, **every)

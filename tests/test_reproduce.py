@@ -1,0 +1,211 @@
+"""aevb reproduce: sweep plans, resumable sweeps on joblib and Dask, figures and the table."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aevb import figures as F
+from aevb import reproduce as R
+from aevb import runs
+from aevb.cli import main
+
+TINY = dict(datasets=["frey"], n_latent=[2, 5], methods=["aevb"], budget=20_000, n_hidden=20,
+            checkpoint_every=2_000)
+TINY_ARGS = ["--datasets", "frey", "--n-latent", "2", "5", "--methods", "aevb", "--budget",
+             "2e4", "--n-hidden", "20", "--checkpoint-every", "2000", "--no-progress"]
+
+
+def log_without_seconds(folder):
+    return [json.dumps({k: v for k, v in r.items() if k != "seconds"})
+            for r in runs.ckpt.read_log(Path(folder) / "log.jsonl")]
+
+
+def assert_same_runs(a, b):
+    """Logs (without wall times) and final parameters bitwise equal, run by run."""
+    names = sorted(p.name for p in (Path(a) / "runs").iterdir())
+    assert names == sorted(p.name for p in (Path(b) / "runs").iterdir()) and names
+    for name in names:
+        fa, fb = Path(a) / "runs" / name, Path(b) / "runs" / name
+        assert log_without_seconds(fa) == log_without_seconds(fb), name
+        with np.load(fa / "params.npz") as pa, np.load(fb / "params.npz") as pb:
+            assert sorted(pa.files) == sorted(pb.files)
+            for k in pa.files:
+                assert pa[k].dtype == pb[k].dtype and pa[k].tobytes() == pb[k].tobytes(), \
+                    f"{name}: {k} differs"
+
+
+# ------------------------------------------------------------------ fast: plans and input
+
+def test_figure2_plan_has_the_papers_18_curves():
+    """Catches a missing or duplicated curve, or the wrong hidden units or default budget."""
+    specs = R.plan(["figure2"])
+    assert len(specs) == 18 == len({s.name for s in specs})
+    assert {(s.dataset, s.n_latent) for s in specs} == {
+        ("mnist", n) for n in (3, 5, 10, 20, 200)} | {("frey", n) for n in (2, 5, 10, 20)}
+    assert all(s.n_hidden == {"mnist": 500, "frey": 200}[s.dataset] for s in specs)
+    assert {s.method for s in specs} == {"aevb", "wake-sleep"}
+    assert all(s.budget == 10**8 for s in specs)
+
+
+def test_figures_share_runs_and_take_the_larger_budget():
+    """Catches training Figure 5's N_z = 20 model twice, or a shared run cut to the smaller budget."""
+    specs = {s.name: s for s in R.plan(list(R.FIGURES), methods=["aevb"])}
+    nz20 = specs["mnist-aevb-nz20-h500"]
+    assert set(nz20.figures) == {"figure2", "figure5"} and nz20.budget == 10**8
+    assert set(specs["frey-aevb-nz2-h200"].figures) == {"figure2", "figure4"}
+    assert specs["mnist-aevb-nz2-h500"].budget == 10**7
+    fig3 = [s for s in specs.values() if "figure3" in s.figures]
+    assert {s.n_train for s in fig3} == {1000, None} and all(s.n_hidden == 100 for s in fig3)
+    assert all(s.stages[-1] == s.budget and list(s.stages) == sorted(s.stages) for s in fig3)
+
+
+def test_method_reaches_make_config_only_when_not_aevb(monkeypatch):
+    """Catches passing method='aevb' to a make_config that does not know the key (today's),
+    or dropping the method of a baseline, or a TypeError escaping as a crash."""
+    seen = []
+    monkeypatch.setattr(runs, "make_config", lambda dataset, **kw: seen.append(kw) or {})
+    R.RunSpec("mnist", 3, 100).config()
+    R.RunSpec("mnist", 3, 100, method="wake-sleep", n_train=1000).config()
+    assert "method" not in seen[0] and "n_train" not in seen[0]
+    assert seen[1]["method"] == "wake-sleep" and seen[1]["n_train"] == 1000
+
+    def old_make_config(dataset, *, n_latent, n_hidden, budget):
+        return {}
+    monkeypatch.setattr(runs, "make_config", old_make_config)
+    with pytest.raises(R.Unsupported, match="method"):
+        R.RunSpec("mnist", 3, 100, method="mcem").config()
+
+
+def test_paper_value_is_taken_within_ten_percent_of_the_budget():
+    """Catches comparing against a point read far from 10^8 (a curve that ends at 3.3 x 10^7)."""
+    assert F.paper_at({97_700_000: 1.0, 10**7: 2.0}, 10**8) == 1.0
+    assert F.paper_at({33_100_000: 1.0}, 10**8) is None
+    rows = F.paper_values("figure2")
+    assert len(rows) > 100 and {r["method"] for r in rows} == {"aevb", "wake-sleep"}
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["figure9"], "unknown figure 'figure9'"),
+    (["figure2", "--jobs", "0"], "--jobs must be"),
+    (["figure2", "--datasets", "cifar"], "unknown dataset 'cifar'"),
+    (["all", "--methods", "vae"], "unknown method 'vae'"),
+])
+def test_bad_input_is_one_sentence_and_exit_2(argv, words, tmp_path, capsys):
+    """Catches a traceback or a silent sweep of something else for a mistyped argument."""
+    assert main(["reproduce", *argv, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("aevb reproduce: error:") and words in err and "\n" not in err
+    assert not (tmp_path / "o").exists()
+
+
+# ------------------------------------------------------------------ slow: real sweeps
+
+@pytest.fixture(scope="module")
+def reference(real_data_dir, tmp_path_factory):
+    """A tiny uninterrupted sweep (2 Frey runs x 2 x 10^4 samples) on 2 local processes."""
+    out = tmp_path_factory.mktemp("ref")
+    status = R.sweep(["figure2", "figure4"], out, jobs=2, progress=False, echo=lambda *a: None,
+                     **TINY)
+    assert status == 0
+    return out
+
+
+@pytest.mark.slow
+def test_rerun_does_no_training(reference, capsys):
+    """Catches a finished run trained again (or restarted) by a second identical command."""
+    files = sorted((reference / "runs").glob("*/*.npz")) + sorted(
+        (reference / "runs").glob("*/log.jsonl"))
+    before = [p.stat().st_mtime_ns for p in files]
+    assert main(["reproduce", "figure2", "--out", str(reference), *TINY_ARGS]) == 0
+    assert "2 of 2 runs already done; training 0" in capsys.readouterr().out
+    assert [p.stat().st_mtime_ns for p in files] == before
+    manifest = R.read_manifest(reference)
+    assert {e["state"] for e in manifest["runs"].values()} == {"done"}
+    assert all(e["samples"] == 20_000 for e in manifest["runs"].values())
+
+
+def _wait(predicate, seconds, what):
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.slow
+def test_sweep_killed_and_restarted_equals_an_uninterrupted_one(reference, tmp_path):
+    """Catches a resume that loses or repeats samples, a torn checkpoint or log, or a worker
+    that outlives a killed sweep: SIGKILL to the whole sweep (parent and loky workers) after
+    the first checkpoints, then the same command again; logs and parameters bitwise equal."""
+    out = tmp_path / "killed"
+    env = dict(os.environ, AEVB_TEST_PAUSE_IN_SAVE="0.15")    # slow checkpoints: time to kill
+    proc = subprocess.Popen([sys.executable, "-m", "aevb", "reproduce", "figure2", "--out",
+                             str(out), "--jobs", "2", *TINY_ARGS], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    folders = [out / "runs" / s.name for s in R.plan(["figure2"], **TINY)]
+    try:
+        _wait(lambda: any(R.seen(f) >= 2_000 for f in folders), 60, "a first checkpoint")
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    at_kill = [R.seen(f) for f in folders]
+    assert min(at_kill) < 20_000, f"both runs finished before the kill ({at_kill})"
+    # every worker died with the sweep: the run folders' locks are free again
+    import fcntl
+
+    def unlocked():
+        for f in folders:
+            if (f / ".sweep.lock").exists():
+                with open(f / ".sweep.lock") as fh:
+                    try:
+                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        return False
+        return True
+    _wait(unlocked, 30, "the killed workers to release their runs")
+    assert R.sweep(["figure2", "figure4"], out, jobs=2, progress=False, echo=lambda *a: None,
+                   **TINY) == 0
+    assert_same_runs(reference, out)
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_logs(reference, tmp_path):
+    """Catches an engine-dependent result (BLAS threads, signal handling in worker threads,
+    paths) by running the same sweep through dask.distributed with two worker processes."""
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        status = R.sweep(["figure2", "figure4"], tmp_path / "dask", progress=False,
+                         scheduler=cluster.scheduler_address, echo=lambda *a: None, **TINY)
+    assert status == 0
+    assert_same_runs(reference, tmp_path / "dask")
+
+
+@pytest.mark.slow
+def test_figures_and_table_come_from_the_run_folders(reference, tmp_path):
+    """Catches a table number that is not the log's, or a figure that is not drawn."""
+    for name in ("figure2.png", "figure4.png", "table.csv", "table.md"):
+        assert (reference / name).stat().st_size > 0, name
+    with open(reference / "table.csv") as f:
+        rows = list(csv.DictReader(f))
+    manifest = R.read_manifest(reference)
+    checked = 0
+    for e in manifest["runs"].values():
+        last = runs.ckpt.read_log(reference / e["folder"] / "log.jsonl")[-1]
+        for split in ("train", "test"):
+            row = [r for r in rows if r["dataset"] == e["dataset"] and r["split"] == split
+                   and int(r["n_latent"]) == e["n_latent"] and int(r["samples"]) == 20_000]
+            assert len(row) == 1 and float(row[0]["ours"]) == last[f"{split}_bound"]
+            assert row[0]["paper"] == ""          # 20 hidden units: not the paper's model
+            checked += 1
+    assert checked == 4
+    fake = {"runs": {k: dict(e, figures=["figure5"]) for k, e in manifest["runs"].items()}}
+    assert F.figure5(reference, fake, tmp_path / "f5.png").stat().st_size > 0
