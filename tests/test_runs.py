@@ -268,3 +268,131 @@ def test_corrupt_checkpoint(tmp_path):
     code, _, err = run_cli("train", "--resume", str(tmp_path))
     assert code == 2 and "is not a readable aevb checkpoint" in err
     assert (tmp_path / "checkpoint.npz").read_bytes() == b"PK\x03\x04 garbage"
+
+
+# ------------------------------------------------------------ faults and more bad input
+
+def _main(argv, capsys):
+    from aevb.cli import main
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_full_disk_during_a_checkpoint_leaves_the_previous_one_and_no_stray_file(
+        real_data_dir, tmp_path, monkeypatch, capsys):
+    """Catches: a temporary file left behind, or the good checkpoint replaced, when a write
+    fails (ENOSPC), and a traceback instead of one sentence with exit status 2."""
+    import errno
+    out = tmp_path / "run"
+    runs.start(out, small_config(budget=1000), data_dir=real_data_dir).run(progress=False, echo=str)
+    before = (out / "checkpoint.npz").read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(ckpt.os, "fsync", full)
+    code, _, err = _main(["train", "--resume", str(out), "--budget", "2000", "--no-progress",
+                          "--data-dir", str(real_data_dir)], capsys)
+    assert code == 2 and "No space left on device" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert (out / "checkpoint.npz").read_bytes() == before
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_read_only_output_folder_is_one_sentence(tmp_path, monkeypatch, capsys, real_data_dir):
+    """Catches: a traceback from mkdir/open on a read-only file system."""
+    import errno
+    from pathlib import Path
+
+    def read_only(self, *a, **k):
+        raise OSError(errno.EROFS, "Read-only file system", str(self))
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    code, _, err = _main(["train", "--out", str(tmp_path / "ro" / "run"), *SMALL,
+                          "--budget", "1000", "--data-dir", str(real_data_dir)], capsys)
+    assert code == 2 and "Read-only file system" in err and str(tmp_path / "ro") in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_evaluate_on_a_read_only_folder_prints_the_result_and_says_it_is_not_saved(
+        real_data_dir, tmp_path, monkeypatch, capsys):
+    import errno
+    out = tmp_path / "run"
+    runs.start(out, small_config(budget=1000), data_dir=real_data_dir).run(progress=False, echo=str)
+
+    def read_only(path, obj):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+    monkeypatch.setattr(runs, "_write_json", read_only)
+    code, stdout, err = _main(["evaluate", str(out), "--n-points", "20", "--n-samples", "10",
+                               "--data-dir", str(real_data_dir)], capsys)
+    assert code == 2 and "test: log p(x) = " in stdout
+    assert "could not write" in err and "not saved" in err and "Traceback" not in err
+    assert not (out / "likelihood-is.json").exists()
+
+
+def test_log_line_that_is_json_but_not_a_record(tmp_path):
+    (tmp_path / "log.jsonl").write_text('{"samples": 100, "train_bound": -1}\n[1, 2]\n')
+    with pytest.raises(ckpt.CheckpointError, match="record 2, is not an aevb log record"):
+        ckpt.read_log(tmp_path / "log.jsonl")
+
+
+def test_resume_with_a_budget_below_the_samples_seen_is_refused(real_data_dir, tmp_path):
+    """Catches: silent success that rewrites config.json with a budget already passed."""
+    out = tmp_path / "run"
+    runs.start(out, small_config(budget=1000), data_dir=real_data_dir).run(progress=False, echo=str)
+    config = (out / "config.json").read_bytes()
+    code, _, err = run_cli("train", "--resume", str(out), "--budget", "500", "--data-dir",
+                           str(real_data_dir))
+    assert code == 2 and "has already evaluated 1000 training samples" in err
+    assert (out / "config.json").read_bytes() == config
+
+
+def test_overwrite_removes_the_old_runs_likelihood_files(real_data_dir, tmp_path):
+    out = tmp_path / "run"
+    runs.start(out, small_config(budget=500), data_dir=real_data_dir).run(progress=False, echo=str)
+    (out / "likelihood-is.json").write_text("{}")
+    runs.start(out, small_config(budget=500), data_dir=real_data_dir, overwrite=True)
+    assert not (out / "likelihood-is.json").exists()
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--seed", "-1"], "--seed"), (["--budget", "1e30"], "--budget"),
+    (["--n-latent", "0"], "--n-latent"), (["--lr", "fast"], "--lr"),
+    (["--adagrad-warmup", "-3"], "--adagrad-warmup")])
+def test_bad_flags_name_the_flag(tmp_path, args, flag):
+    code, _, err = run_cli("train", "--out", str(tmp_path / "r"), *args)
+    assert code == 2 and f"argument {flag}" in err and "Traceback" not in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_model_too_large_for_memory_is_refused_before_allocating(real_data_dir, tmp_path):
+    """Catches: a MemoryError traceback (or the machine swapping) for --n-latent 1e9."""
+    code, _, err = run_cli("train", "--out", str(tmp_path / "r"), "--n-latent", "1e9",
+                           "--data-dir", str(real_data_dir))
+    assert code == 2 and "GiB to train" in err and "--n-latent" in err
+    assert "Traceback" not in err and not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_papers_largest_step_size_ends_well_or_stops_clearly(real_data_dir, tmp_path, dtype):
+    """lr = 0.1 on the paper's MNIST model (issue: float32 froze 499 parameters and exited 0
+    with a bound near -458; float64 diverged). Either the run ends with finite optimizer
+    state and a bound above the untrained model's, or it stops with exit status 1, a clear
+    message, and no params.npz."""
+    out = tmp_path / "run"
+    code, _, err = run_cli("train", "--out", str(out), "--dataset", "mnist", "--n-latent", "20",
+                           "--budget", "3e4", "--dtype", dtype, "--lr", "0.1", "--no-progress",
+                           "--checkpoint-every", "1e4", "--data-dir", str(real_data_dir),
+                           timeout=400)
+    records = ckpt.read_log(out / "log.jsonl")
+    if code == 0:
+        _, _, state, _ = ckpt.load(out / "checkpoint.npz")
+        assert all(np.isfinite(a).all() for s in state["optimizer"]["state"] for a in s)
+        assert records[-1]["train_bound"] > records[0]["train_bound"]
+    else:
+        assert code == 1, err
+        assert "training failed" in err and ("diverged" in err or "NaN or infinity" in err)
+        assert "Traceback" not in err and not (out / "params.npz").exists()
+        if (out / "checkpoint.npz").exists():          # the kept checkpoint is a finite one
+            enc, dec, state, _ = ckpt.load(out / "checkpoint.npz")
+            assert all(np.isfinite(a).all() for a in enc.arrays() + dec.arrays())
