@@ -250,6 +250,10 @@ class FullVB(VAE):
         """The eq. 14 bound per datapoint on ``X``: mean of :meth:`score_samples` - KL(q(theta)||p) / N."""
         return self.bound(X, rng)[0]
 
+    def _check_fitted(self):
+        if not hasattr(self, "weight_posterior_"):
+            raise RuntimeError("this FullVB has no q(theta) yet: call fit(X) first")
+
     def save(self, path):
         """Not available: a saved VAE file has no place for q(theta)'s logvars."""
         raise NotImplementedError("FullVB models cannot be saved with VAE.save yet; keep the "
