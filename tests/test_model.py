@@ -117,3 +117,81 @@ def test_bound_rises_on_real_mnist(real_data_dir):
     assert [s for s, _ in scores] == [100, 12_000, 20_000, 30_000]
     assert np.all(np.diff([b for _, b in scores]) > 0), scores
     assert last > first + 100, scores     # about -540 after one minibatch, about -200 after 20k
+
+
+# ------------------------------------------------------------ the object people touch
+
+def _fitted(**kw):
+    X = (np.random.default_rng(0).random((300, 12)) < 0.5)
+    return VAE(n_latent=3, n_hidden=8, budget=3000, rng=0, progress=False, **kw).fit(X), X
+
+
+def test_boolean_pixels_are_accepted_as_binary_data():
+    vae, X = _fitted()
+    assert X.dtype == bool
+    np.testing.assert_array_equal(vae.transform(X), vae.transform(X.astype(np.float64)))
+
+
+def test_save_and_load_give_the_same_model(tmp_path):
+    """Catches: a parameter or a setting (sigmoid_mean, lr, dtype) lost on the way."""
+    vae, X = _fitted(lr=0.05)
+    vae.save(tmp_path / "m.npz")
+    back = VAE.load(tmp_path / "m.npz")
+    assert back.get_params() == {**vae.get_params(), "rng": None}
+    assert back.n_samples_seen_ == vae.n_samples_seen_ == 3000
+    for a, b in zip(vae.encoder_params_.arrays() + vae.decoder_params_.arrays(),
+                    back.encoder_params_.arrays() + back.decoder_params_.arrays()):
+        np.testing.assert_array_equal(a, b)
+    assert back.score(X, rng=1) == vae.score(X, rng=1)
+    (tmp_path / "bad.npz").write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="is not a model saved by VAE.save"):
+        VAE.load(tmp_path / "bad.npz")
+
+
+def test_repr_shows_the_settings_that_differ_and_whether_it_is_fitted():
+    assert repr(VAE(n_latent=5)) == "VAE(n_latent=5, n_hidden=500, likelihood='bernoulli')"
+    vae, _ = _fitted()
+    assert repr(vae).endswith("# fitted, 3000 training samples")
+    assert "budget=3000" in repr(vae) and "lr=" not in repr(vae)
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda v: v.sample(-1), "number of samples must be an integer >= 1"),
+    (lambda v: v.sample(2.5), "number of samples must be an integer >= 1"),
+    (lambda v: v.score(np.zeros((2, 5))), "5 features per row but this model was fitted on 12"),
+    (lambda v: v.transform(np.zeros((2, 5))), "5 features per row"),
+    (lambda v: v.decode(np.zeros((2, 4))), r"z must be a finite array of shape \(n, 3\)"),
+    (lambda v: v.score_samples(np.zeros((2, 12)), n_mc_samples=0), "n_mc_samples must be"),
+])
+def test_fitted_model_refuses_bad_input_in_one_sentence(call, match):
+    vae, _ = _fitted()
+    with pytest.raises(ValueError, match=match):
+        call(vae)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"lr": "fast"}, r"step size \(lr\) must be a positive number"),
+    ({"init_std": -1}, "init_std must be a positive number"),
+    ({"n_latent": True}, "n_latent must be an integer"),
+    ({"adagrad_warmup": -1}, "adagrad_warmup must be an integer >= 0"),
+    ({"sampling": "random"}, "unknown sampling"),
+    ({"optimizer": "rmsprop"}, "unknown optimizer"),
+    ({"progress": "yes"}, "progress must be True or False"),
+])
+def test_bad_constructor_arguments_fail_at_fit(kw, match):
+    X = np.zeros((10, 4))
+    with pytest.raises(ValueError, match=match):
+        VAE(**{"n_latent": 2, "n_hidden": 3, **kw}).fit(X)
+
+
+def test_defaults_agree_with_aevb_train():
+    """Catches: VAE and `aevb train` training different models from the same data."""
+    from aevb import runs
+    for dataset, likelihood in (("mnist", "bernoulli"), ("frey", "gaussian")):
+        config = runs.make_config(dataset)
+        vae = VAE(likelihood=likelihood)
+        assert vae.lr_ == config["lr"]
+        assert vae.adagrad_warmup == config["adagrad_warmup"]
+        for k in ("batch_size", "n_mc_samples", "optimizer", "estimator", "init_std",
+                  "sampling", "weight_decay"):
+            assert getattr(vae, k) == config[k], k
