@@ -122,11 +122,62 @@ def gradient_variance(enc, dec, x, estimators, n_draws=100, n_mc_samples=1, rng=
     return rows
 
 
-def format_table(rows, reference="B"):
-    """A plain-text table: one line per group, one column per estimator, and each / reference."""
+def bound_variance(enc, dec, x, estimators, n_draws=1000, rng=None, sigmoid_mean=False):
+    """Variance of the single-sample (L = 1) bound estimate per datapoint, averaged over x.
+
+    For ``'A'``, ``'B'`` and ``'A:NAME'`` (the value, not the gradient).
+    Returns ``{estimator: (mean variance in nats^2, mean bound in nats)}``.
+    """
+    from .posterior import lower_bound_family
+    from .sgvb import lower_bound
+    rng = np.random.default_rng(rng)
+    out = {}
+    for est in estimators:
+        kind, _, name = est.partition(":")
+        fam = noise_family(est)
+        vals = []
+        for _ in range(n_draws):
+            noise = fam.draw_noise((1, x.shape[0], enc.W_mean.shape[1]), rng, enc.dtype)
+            vals.append(lower_bound_family(enc, dec, x, noise, name, sigmoid_mean) if name
+                        else lower_bound(enc, dec, x, noise, kind, sigmoid_mean))
+        vals = np.array(vals, dtype=np.float64)                       # (draws, M)
+        out[est] = (float(vals.var(axis=0, ddof=1).mean()), float(vals.mean()))
+    return out
+
+
+def ratios(rows, numerator, denominator, key="variance"):
+    """``{group: rows[numerator][key] / rows[denominator][key]}``."""
+    v = {(r["estimator"], r["group"]): r[key] for r in rows}
+    groups = dict.fromkeys(r["group"] for r in rows)
+    return {g: v[numerator, g] / v[denominator, g] for g in groups}
+
+
+def plot_variance(rows, ax, title=""):
+    """Bars of each estimator's variance per parameter group, on a log axis."""
     ests = list(dict.fromkeys(r["estimator"] for r in rows))
     groups = list(dict.fromkeys(r["group"] for r in rows))
     v = {(r["estimator"], r["group"]): r["variance"] for r in rows}
+    width = 0.8 / len(ests)
+    for k, e in enumerate(ests):
+        ax.bar(np.arange(len(groups)) + k * width, [v[e, g] for g in groups], width, label=e)
+    ax.set_xticks(np.arange(len(groups)) + 0.4 - width / 2, groups)
+    ax.set_yscale("log")
+    ax.set_xlabel("encoder parameter group")
+    ax.set_ylabel("gradient variance (mean over the group)")
+    ax.set_title(title)
+    return ax
+
+
+def format_table(rows, reference="B", key="variance"):
+    """A plain-text table: one line per group, one column per estimator, and each / reference.
+
+    ``key='variance'`` or ``'relative'`` (variance / mean_sq: the noise against the
+    size of the gradient it estimates).
+    """
+    ests = list(dict.fromkeys(r["estimator"] for r in rows))
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    v = {(r["estimator"], r["group"]): r["variance"] / (r["mean_sq"] if key == "relative" else 1)
+         for r in rows}
     head = f"{'group':10s}" + "".join(f"{e:>14s}" for e in ests)
     lines = [head, "-" * len(head)]
     for g in groups:

@@ -10,7 +10,7 @@ from aevb import networks as nets
 from aevb import posterior as P
 from aevb import sgvb, variance
 from aevb.data import Dataset
-from aevb.gradcheck import check_directional, check_gradient
+from aevb.gradcheck import check_gradient
 from aevb.optim import Adagrad
 from aevb.train import Trainer
 
