@@ -15,7 +15,7 @@ import numpy as np
 from .fullvb import WeightPosterior, full_vb, kl_weights_forward
 from .layers import sigmoid
 from .model import VAE
-from .optim import WARMUP_STEPS
+from .optim import WARMUP_STEPS, _check_lr
 from .networks import INIT_STD, BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_forward
 from .distributions import kl_standard_normal_forward
 from .sgvb import decoder_log_likelihood_forward
@@ -39,6 +39,10 @@ class FullVBTrainer(Trainer):
     theta_draws : int or None
         S, zeta draws per minibatch (:mod:`aevb.fullvb`, "zeta per sample");
         None means S = M, a fresh theta for every datapoint as in Algorithm 2.
+    logvar_lr : float or None
+        Step size for log sigma_theta^2 (None: the optimizer's). Its gradient,
+        (M/N)(sigma^2 - 1)/2 from the KL plus a noisy data term, is small
+        against its noise, so with Adagrad it moves slowly at the global step.
     weight_decay : bool
         Here the Section 5 MAP prior applies to the *encoder's* weights only;
         the decoder has the hyperprior p(theta) = N(0, I) instead.
@@ -50,7 +54,7 @@ class FullVBTrainer(Trainer):
     """
 
     def __init__(self, enc, dec, data, optimizer, *, init_logvar=INIT_LOGVAR, theta_draws=None,
-                 **kw):
+                 logvar_lr=None, **kw):
         super().__init__(enc, dec, data, optimizer, **kw)
         S = self.M if theta_draws is None else theta_draws
         if isinstance(S, bool) or not isinstance(S, (int, np.integer)) or S < 1 or self.M % S:
@@ -60,6 +64,8 @@ class FullVBTrainer(Trainer):
         self.q = WeightPosterior.around(dec, init_logvar)
         self.logvar_optimizer = copy.deepcopy(optimizer)
         self.logvar_optimizer.load_state_dict({"t": 0, "state": None})
+        if logvar_lr is not None:
+            self.logvar_optimizer.lr = _check_lr(logvar_lr)
         self.last = None
 
     def minibatch_step(self):
@@ -181,8 +187,8 @@ def eq14_bound(enc, q, data, n_train, rng, rows_per_theta=100, chunk=1000, sigmo
 class FullVB(VAE):
     """Auto-encoder with a posterior over the decoder's parameters (Appendix F, Algorithm 2).
 
-    Same parameters as :class:`aevb.VAE`, plus ``init_logvar`` and
-    ``theta_draws`` (:class:`FullVBTrainer`).
+    Same parameters as :class:`aevb.VAE`, plus ``init_logvar``,
+    ``theta_draws`` and ``logvar_lr`` (:class:`FullVBTrainer`).
 
     Attributes
     ----------
@@ -198,7 +204,7 @@ class FullVB(VAE):
                  optimizer="adagrad", lr=None, adagrad_warmup=WARMUP_STEPS,
                  weight_decay=True, budget=1_000_000, sampling="shuffle",
                  init_std=INIT_STD, dtype=None, rng=None, progress=None,
-                 init_logvar=INIT_LOGVAR, theta_draws=None):
+                 init_logvar=INIT_LOGVAR, theta_draws=None, logvar_lr=None):
         super().__init__(n_latent, n_hidden, likelihood, sigmoid_mean=sigmoid_mean,
                          estimator=estimator, n_mc_samples=n_mc_samples,
                          batch_size=batch_size, optimizer=optimizer, lr=lr,
@@ -207,6 +213,7 @@ class FullVB(VAE):
                          rng=rng, progress=progress)
         self.init_logvar = init_logvar
         self.theta_draws = theta_draws
+        self.logvar_lr = logvar_lr
 
     def fit(self, X, callback=None, eval_points=None):
         """Train from a fresh initialization with Algorithm 2; returns ``self``."""
@@ -220,7 +227,7 @@ class FullVB(VAE):
             batch_size=self.batch_size, n_mc_samples=self.n_mc_samples,
             estimator=self.estimator, weight_decay=self.weight_decay,
             sigmoid_mean=self._sigmoid, sampling=self.sampling, dtype=dtype,
-            init_logvar=self.init_logvar, theta_draws=self.theta_draws)
+            init_logvar=self.init_logvar, theta_draws=self.theta_draws, logvar_lr=self.logvar_lr)
         self.weight_posterior_ = self.trainer_.q
         self.n_train_ = len(data)
 

@@ -35,6 +35,8 @@ def main(argv=None):
     p.add_argument("--theta-draws", type=int, default=None,
                    help="S, zeta draws per minibatch of 100 (default 100: Algorithm 2)")
     p.add_argument("--init-logvar", type=float, default=INIT_LOGVAR)
+    p.add_argument("--logvar-lr", type=float, default=None,
+                   help="Adagrad step size for log sigma_theta^2 (default: the global 0.01)")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
     out = Path(a.out)
@@ -48,7 +50,7 @@ def main(argv=None):
         vae.encoder_params_, vae.decoder_params_, train, vae.optimizer_, rng=vae._rng,
         batch_size=c["batch_size"], n_mc_samples=c["n_mc_samples"], estimator=c["estimator"],
         weight_decay=c["weight_decay"], sampling=c["sampling"], dtype=c["dtype"],
-        init_logvar=a.init_logvar, theta_draws=a.theta_draws)
+        init_logvar=a.init_logvar, theta_draws=a.theta_draws, logvar_lr=a.logvar_lr)
     eval_rng = np.random.default_rng([c["seed"], 1])
     t0 = time.perf_counter()
     log = open(out / "log.jsonl", "w")
@@ -67,6 +69,7 @@ def main(argv=None):
         print(rec, flush=True)
     trainer.run(c["budget"], callback=evaluate)
     res = {"config": c, "theta_draws": trainer.theta_draws, "init_logvar": a.init_logvar,
+           "logvar_lr": a.logvar_lr,
            "final": json.loads((out / "log.jsonl").read_text().splitlines()[-1])}
     (out / "result.json").write_text(json.dumps(res, indent=2) + "\n")
 

@@ -276,3 +276,20 @@ def test_fullvb_trains_on_real_mnist(real_data_dir):
     m.fit(X)
     end = m.bound(X, rng=1)[0]
     assert np.isfinite(end) and end > start + 100, (start, end)
+
+
+def test_logvar_lr_scales_only_the_logvar_step():
+    """logvar_lr changes the step of log sigma_theta^2 and nothing else.
+
+    Catches the logvar step size applied to the encoder or mu_theta, or ignored.
+    """
+    data = _dataset(np.random.default_rng(1))
+    a, b = _trainer(0, data), _trainer(0, data, logvar_lr=0.5)
+    start = [x.copy() for x in a.q.logvar.arrays()]
+    for _ in range(3):                  # warm-up 2, then the first update (same gradients)
+        a.minibatch_step()
+        b.minibatch_step()
+    for x, y in zip(a.enc.arrays() + a.q.mean.arrays(), b.enc.arrays() + b.q.mean.arrays()):
+        assert np.array_equal(x, y)
+    for s, x, y in zip(start, a.q.logvar.arrays(), b.q.logvar.arrays()):
+        assert np.allclose(y - s, 10 * (x - s), rtol=1e-9, atol=0)
