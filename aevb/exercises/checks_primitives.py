@@ -183,9 +183,13 @@ def gaussian_backward_matches_finite_differences(aevb):
 
 # ---------------------------------------------------------------- 5. KL
 def _kl_by_integration(mean, var):
-    """KL(N(mean, var) || N(0, 1)) per coordinate by the trapezoid rule on +-12 sd."""
+    """KL(N(mean, var) || N(0, 1)) per coordinate by the trapezoid rule on +-10 sd.
+
+    The integrand is smooth and decays like a Gaussian, so the trapezoid rule
+    with steps of sd / 20 is exact to rounding error.
+    """
     sd = np.sqrt(var)
-    u = np.linspace(-12.0, 12.0, 4001)               # in units of sd around the mean
+    u = np.linspace(-10.0, 10.0, 401)                 # in units of sd around the mean
     z = mean[..., None] + sd[..., None] * u           # (..., 4001)
     log_q = -0.5 * u ** 2 - np.log(sd[..., None]) - 0.5 * np.log(2 * np.pi)
     log_p = -0.5 * z ** 2 - 0.5 * np.log(2 * np.pi)

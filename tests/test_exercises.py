@@ -1,0 +1,293 @@
+"""The exercises kept honest: the reference passes, the student version fails, the checks catch.
+
+* the reference passes every check, in-process;
+* a freshly generated student version fails every exercise, and only with
+  NotImplementedError;
+* every BEGIN has its END, every exercise has a region, no solution line
+  reaches the student version;
+* a student version with one exercise solved by hand (written differently
+  from the reference) passes that exercise alone;
+* (slow) each mistake of the catalogue, injected into a copy of the
+  reference, is caught by a check of its exercise with its diagnosis;
+* (slow) the ``aevb exercises`` command end to end, through pytest in a
+  subprocess.
+"""
+import json
+import py_compile
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import aevb
+from aevb import exercises as E
+from aevb.exercises.generate import PACKAGE
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory):
+    """A fresh student version and the package loaded from it."""
+    root = tmp_path_factory.mktemp("student")
+    E.make(root)
+    return root
+
+
+def _by_exercise(results):
+    out = {}
+    for r in results:
+        out.setdefault(r.check.exercise.name, []).append(r)
+    return out
+
+
+def test_reference_passes_every_check():
+    """A check that fails on the reference is a wrong check (or a broken reference)."""
+    failed = [(r.check.id, r.message) for r in E.run_checks(aevb) if not r.passed]
+    assert not failed, failed
+    assert {c.exercise.name for c in E.CHECKS} == {e.name for e in E.EXERCISES}
+    assert len(E.EXERCISES) >= 10
+
+
+def test_student_version_fails_every_exercise_with_not_implemented(student):
+    """Catches a region that was not replaced, or a stub that raises something else."""
+    results = _by_exercise(E.run_checks(E.load_package(student)))
+    assert set(results) == {e.name for e in E.EXERCISES}
+    for name, rs in results.items():
+        assert all(not r.passed for r in rs), name
+        assert {r.error for r in rs} == {"NotImplementedError"}, [(r.check.id, r.message) for r in rs]
+
+
+def test_every_region_is_closed_and_nothing_leaks(student):
+    """Catches an unmatched marker, an exercise without a region, and solution code in the handout."""
+    regions = E.all_regions()
+    assert {r.name for r in regions} == {e.name for e in E.EXERCISES}
+    assert E.leaked_lines(student) == []
+    for path in (student / "aevb").rglob("*.py"):
+        py_compile.compile(str(path), doraise=True)
+        if "exercises" not in path.parts:
+            assert "### BEGIN SOLUTION" not in path.read_text(), path
+    stubs = sum(p.read_text().count("raise NotImplementedError(\"exercise ")
+                for p in (student / "aevb").rglob("*.py") if "exercises" not in p.parts)
+    assert stubs == len(regions)
+    for bad, what in [("### BEGIN SOLUTION kl\nx = 1\n", "has no"),
+                      ("x = 1\n### END SOLUTION\n", "without a BEGIN"),
+                      ("### BEGIN SOLUTION kl\n### BEGIN SOLUTION kl\n", "inside the region"),
+                      ("### BEGIN SOLUTION nope\n### END SOLUTION\n", "unknown exercise"),
+                      ("    ### BEGIN SOLUTION kl\n### END SOLUTION\n", "not indented")]:
+        with pytest.raises(ValueError, match=what):
+            E.find_regions(bad)
+
+
+def test_stub_keeps_signature_and_docstring():
+    """Catches a generator that drops the code around a region."""
+    src = ('def f(a, b):\n    """Doc."""\n    c = a\n    ### BEGIN SOLUTION tanh\n'
+           '    return a + b\n    ### END SOLUTION\n')
+    out = E.student_source(src)
+    assert out.startswith('def f(a, b):\n    """Doc."""\n    c = a\n    raise NotImplementedError(')
+    assert "exercise 2 (tanh)" in out and "return a + b" not in out
+
+
+def test_failure_names_exercise_quantity_coordinate_and_mistake():
+    """Catches a diagnosis that loses the exercise, the coordinate or the mistake's name."""
+    from aevb.exercises.registry import compare
+    want = np.array([[1.0, 2.0], [3.0, -4.0]])
+    with pytest.raises(E.ExerciseFailure) as e:
+        compare("kl", "dlogvar", 2 * want, want)
+    assert "exercise 5 (kl), dlogvar" in str(e.value) and "a missing 1/2" in str(e.value)
+    got = want + np.array([[1e-3, 0.0], [0.0, 1.0]])
+    with pytest.raises(E.ExerciseFailure, match=r"worst coordinate \[1, 1\]: got -3, expected -4"):
+        compare("kl", "dlogvar", got, want)
+    with pytest.raises(E.ExerciseFailure, match="transposed"):
+        compare("linear", "dW", np.ones((3, 2)), np.ones((2, 3)))
+
+
+# A hand-written KL (Appendix B), deliberately unlike the reference: its own cache, expm1-free,
+# a different order of operations.
+KL_BY_HAND = {
+    "forward": ["    s2 = np.exp(logvar)",
+                "    kl = 0.5 * np.sum(s2 + mean ** 2 - logvar - 1.0, axis=1)",
+                "    return kl, (mean, logvar)"],
+    "backward": ["    m, lv = cache",
+                 "    g = np.expand_dims(dout, 1)",
+                 "    return g * m, g * (np.exp(lv) - 1.0) / 2.0"],
+}
+ADAGRAD_BY_HAND = ["        acc = state[0]",
+                   "        acc += g ** 2",
+                   "        if self.t > self.warmup:",
+                   "            p[...] = p - self.lr * g / (np.sqrt(acc) + self.eps)"]
+
+
+def _solve(root, filename, stub_marker, bodies):
+    """Replace the stubs of one exercise, in order, with hand-written bodies."""
+    path = root / "aevb" / filename
+    lines = path.read_text().split("\n")
+    at = [i for i, s in enumerate(lines) if stub_marker in s]
+    assert len(at) == len(bodies)
+    for i, body in reversed(list(zip(at, bodies))):
+        lines[i:i + 1] = body
+    path.write_text("\n".join(lines))
+
+
+def test_one_exercise_solved_by_hand_passes_alone(tmp_path):
+    """Catches checks that need the reference's private cache layout, or that pass for stubs."""
+    E.make(tmp_path)
+    _solve(tmp_path, "distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
+                                                             KL_BY_HAND["backward"]])
+    _solve(tmp_path, "optim.py", '"exercise 9 (adagrad)', [ADAGRAD_BY_HAND])
+    results = _by_exercise(E.run_checks(E.load_package(tmp_path)))
+    for name, rs in results.items():
+        if name in ("kl", "adagrad"):
+            assert all(r.passed for r in rs), [(r.check.id, r.message) for r in rs]
+        else:
+            assert not any(r.passed for r in rs), name
+
+
+# ---------------------------------------------------------------------- mutations
+# (exercise, file, [(reference text, mutated text), ...], the diagnosis the student must see)
+MUTATIONS = [
+    ("linear", "layers.py", [("db = dout2.sum(axis=0)", "db = dout2.mean(axis=0)")],
+     "mean over the 6 rows instead of the sum"),
+    ("linear", "layers.py", [("dW = x.reshape(-1, n_in).T @ dout2", "dW = dout2.T @ x.reshape(-1, n_in)")],
+     "transposed"),
+    ("tanh", "layers.py", [("return dout * (1.0 - h * h)", "return dout * (1.0 - np.tanh(h) ** 2)")],
+     "tanh applied twice"),
+    ("tanh", "layers.py", [("return dout * (1.0 - h * h)", "return -dout * (1.0 - h * h)")],
+     "the wrong sign"),
+    ("bernoulli", "distributions.py",
+     [("out = np.einsum(\"...d,...d->...\", x, logits) - softplus.sum(axis=-1)",
+       "out = np.einsum(\"...d,...d->...\", x, logits) - np.log(1 + np.exp(logits)).sum(axis=-1)")],
+     "Overflow for large logits"),
+    ("bernoulli", "distributions.py",
+     [("out = np.einsum(\"...d,...d->...\", x, logits) - softplus.sum(axis=-1)",
+       "out = softplus.sum(axis=-1) - np.einsum(\"...d,...d->...\", x, logits)")],
+     "the wrong sign"),
+    ("bernoulli", "distributions.py", [("np.subtract(x, dlogits, out=dlogits)",
+                                        "np.subtract(dlogits, x, out=dlogits)")], "the wrong sign"),
+    ("gaussian", "distributions.py",
+     [("inv_var = np.exp(-logvar)", "inv_var = np.exp(-2 * logvar)"),
+      ("out = -0.5 * (LOG_2PI + logvar + diff", "out = -0.5 * (LOG_2PI + 2 * logvar + diff")],
+     "standard deviation where log-variance is meant"),
+    ("gaussian", "distributions.py",
+     [("out = -0.5 * (LOG_2PI + logvar + diff * diff * inv_var)",
+       "out = -(LOG_2PI + logvar + diff * diff * inv_var)")], "a missing 1/2"),
+    ("gaussian", "distributions.py",
+     [("dlogvar = 0.5 * d * (diff * diff * inv_var - 1.0)",
+       "dlogvar = d * (diff * diff * inv_var - 1.0)")], "a missing 1/2"),
+    ("kl", "distributions.py", [("kl = -0.5 * (1.0 + logvar", "kl = 0.5 * (1.0 + logvar")],
+     "the wrong sign"),
+    ("kl", "distributions.py",
+     [("    var = np.exp(logvar)\n    kl = -0.5 * (1.0 + logvar",
+       "    var = np.exp(2 * logvar)\n    kl = -0.5 * (1.0 + 2 * logvar")],
+     "standard deviation where log-variance is meant"),
+    ("kl", "distributions.py", [("return d * mean, 0.5 * d * (var - 1.0)", "return d * mean, d * (var - 1.0)")],
+     "a missing 1/2"),
+    ("reparameterize", "distributions.py", [("std = np.exp(0.5 * logvar)", "std = np.exp(logvar)")],
+     "standard deviation where log-variance is meant"),
+    ("reparameterize", "distributions.py", [("dmean = dz.sum(axis=0)", "dmean = dz.mean(axis=0)")],
+     "the mean over the L = 2 samples instead of the sum"),
+    ("estimator_b", "sgvb.py", [("bound = logpx.mean(axis=0) - kl", "bound = logpx.sum(axis=0) - kl")],
+     "sum over the L = 3 samples instead of the mean"),
+    ("estimator_b", "sgvb.py", [("bound = logpx.mean(axis=0) - kl", "bound = logpx.mean(axis=0) + kl")],
+     "the wrong sign on the KL"),
+    ("estimator_b", "sgvb.py", [("return n_data / bound.shape[0] * float", "return bound.shape[0] / n_data * float")],
+     "M/N instead of N/M"),
+    ("estimator_b", "sgvb.py", [("dlogpx = np.full((L, M), -1.0 / L,", "dlogpx = np.full((L, M), -1.0,")],
+     "sum over the L = 3 samples instead of the mean: d loss"),
+    ("estimator_b", "sgvb.py", [("dlogpx = np.full((L, M), -1.0 / L,", "dlogpx = np.full((L, M), 1.0 / L,")],
+     "the wrong sign"),
+    ("estimator_b", "sgvb.py", [("else M / n_data", "else n_data / M")], "N/M instead of M/N"),
+    ("estimator_a", "sgvb.py", [("posterior_log_density_forward(eps, logvar)  # from eps",
+                                 "posterior_log_density_forward(0 * eps, logvar)  # from eps")],
+     "z = mean when scoring"),
+    ("estimator_a", "sgvb.py", [("bound = (logpx + logpz - logqz)", "bound = (logpx + logpz + logqz)")],
+     "the wrong sign on log q"),
+    ("adagrad", "optim.py", [("np.sqrt(G, out=tmp)", "np.sqrt(G - g * g, out=tmp)")],
+     "the accumulator used before adding g^2"),
+    ("adagrad", "optim.py", [("p -= tmp                              # theta <- theta - lr",
+                              "p += tmp                              # theta <- theta - lr")],
+     "the wrong sign"),
+    ("adagrad", "optim.py", [("G += tmp                              # G <- G + g^2",
+                              "G += tmp * (self.t > self.warmup)")],
+     "the warm-up steps did not add their g^2"),
+    ("importance_sampling", "likelihood.py", [("log_px = top + np.log(s1) - np.log(K)",
+                                               "log_px = top + np.log(s1)")], "the -log K is missing"),
+    ("importance_sampling", "likelihood.py",
+     [("eps = rng.standard_normal((kk, x[rows].shape[0], J)).astype(x.dtype)",
+       "eps = np.zeros((kk, x[rows].shape[0], J), dtype=x.dtype)")], "z = mean when scoring"),
+    ("importance_sampling", "likelihood.py",
+     [("new_top = np.maximum(top[rows], log_w.max(axis=0))", "new_top = np.zeros_like(top[rows])")],
+     "Underflow"),
+]
+
+
+@pytest.fixture(scope="module")
+def reference_copy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reference")
+    shutil.copytree(PACKAGE, root / "aevb", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_catalogue_covers_the_named_mistakes():
+    """The issue's catalogue: each named mistake has at least one mutation that must be caught."""
+    diagnoses = " | ".join(m[3] for m in MUTATIONS)
+    for mistake in ("standard deviation where log-variance is meant", "a missing 1/2",
+                    "instead of the mean", "the wrong sign", "z = mean when scoring",
+                    "Overflow for large logits"):
+        assert mistake in diagnoses, mistake
+    assert {m[0] for m in MUTATIONS} == {e.name for e in E.EXERCISES}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("exercise, filename, edits, diagnosis", MUTATIONS,
+                         ids=[f"{m[0]}-{i}" for i, m in enumerate(MUTATIONS)])
+def test_injected_mistake_is_caught_with_its_diagnosis(reference_copy, tmp_path, exercise,
+                                                       filename, edits, diagnosis):
+    """Catches a check that misses the mistake, or that fails without naming it."""
+    root = tmp_path / "mutant"
+    shutil.copytree(reference_copy / "aevb", root / "aevb")
+    path = root / "aevb" / filename
+    text = path.read_text()
+    regions = E.find_regions(text)
+    lines = text.split("\n")
+    for old, new in edits:
+        assert text.count(old) == 1, old
+        at = text[:text.index(old)].count("\n")
+        assert any(r.name == exercise and r.begin < at < r.end for r in regions), \
+            f"{old!r} is not inside a region of {exercise}"
+        text = text.replace(old, new)
+    del lines
+    path.write_text(text)
+    results = E.run_checks(E.load_package(root), [exercise])
+    caught = [r for r in results if not r.passed]
+    assert caught, f"no check of {exercise} fails"
+    assert any(r.error == "ExerciseFailure" and diagnosis in r.message for r in caught), \
+        [r.message for r in caught]
+
+
+# ---------------------------------------------------------------------- the command
+def _aevb(*args, timeout=300):
+    return subprocess.run([sys.executable, "-m", "aevb", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.slow
+def test_command_make_and_check(tmp_path):
+    """Catches a check command that imports the installed reference instead of DIR, or loses the verdict."""
+    out = _aevb("exercises", "make", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    res = _aevb("exercises", "check", str(tmp_path), "-k", "kl", "--json", str(tmp_path / "r.json"))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "exercise  5 kl" in res.stdout and "not done yet" in res.stdout
+    summary = json.loads((tmp_path / "r.json").read_text())
+    assert summary["passed"] == 0 and set(summary["exercises"]) == {"kl"}
+    _solve(tmp_path, "distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
+                                                             KL_BY_HAND["backward"]])
+    res = _aevb("exercises", "check", str(tmp_path), "-k", "kl", "-k", "tanh")
+    assert res.returncode == 1
+    assert "exercise  5 kl                   pass" in res.stdout, res.stdout
+    assert "exercise  2 tanh                 FAIL" in res.stdout, res.stdout
+    res = _aevb("exercises", "check", str(tmp_path), "-k", "kl")
+    assert res.returncode == 0, res.stdout + res.stderr
+    res = _aevb("exercises", "check", str(tmp_path / "nowhere"))
+    assert res.returncode == 2 and "aevb exercises make" in res.stderr
