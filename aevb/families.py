@@ -188,7 +188,10 @@ class StudentT(LocationScale):
 
 
 class Gumbel(LocationScale):
-    """Gumbel (max) by inverse CDF: y = -log(-log u), u ~ U(0, 1); F(z) = exp(-exp(-(z - loc)/scale))."""
+    """Gumbel (max) by inverse CDF: y = -log(-log u), u ~ U(0, 1).
+
+    CDF ``F(z) = exp(-exp(-(z - loc) / scale))``.
+    """
     name, noise = "gumbel", "uniform"
 
     def _standard(self, u):
@@ -202,7 +205,10 @@ class Gumbel(LocationScale):
 
 
 class Logistic(LocationScale):
-    """Logistic by inverse CDF: y = log u - log(1 - u), u ~ U(0, 1); F(z) = sigmoid((z - loc)/scale)."""
+    """Logistic by inverse CDF: y = log u - log(1 - u), u ~ U(0, 1).
+
+    CDF ``F(z) = sigmoid((z - loc) / scale)``.
+    """
     name, noise = "logistic", "uniform"
 
     def _standard(self, u):

@@ -48,7 +48,7 @@ def posterior_family(name):
 
 def _forward(enc, dec, x, noise, family, sigmoid_mean):
     (mean, logvar), c_enc = gaussian_mlp_forward(enc, x)             # (M, J) each
-    params = (mean, 0.5 * logvar)                                     # loc, log scale (module docstring)
+    params = (mean, 0.5 * logvar)                  # loc, log scale (module docstring)
     z, c_s = family.sample_forward(params, noise)                     # (L, M, J)
     logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
     logpz, c_pz = standard_normal_log_density_forward(z)

@@ -16,7 +16,7 @@ from aevb.train import Trainer
 
 L, M, J = 2, 3, 5
 NAMES = sorted(F.FAMILIES)
-LOC, LOG_SCALE = 0.8, 0.7          # scale 2.01: exp(log_scale / 2) or exp(2 log_scale) fail the KS test
+LOC, LOG_SCALE = 0.8, 0.7   # scale 2.01: exp(log_scale / 2) or exp(2 log_scale) fail the KS test
 N_KS = 20_000
 
 
@@ -241,8 +241,8 @@ def test_posterior_trainer_resumes_exactly_and_checks_its_settings():
     with pytest.raises(ValueError, match="laplace posterior"):
         make("student-t").load_state_dict(state)
     with pytest.raises(ValueError, match="estimator A"):
-        P.PosteriorTrainer(*_model(np.random.default_rng(0))[:2], _toy_data(np.random.default_rng(0)),
-                           Adagrad(0.1), rng=np.random.default_rng(0), estimator="B")
+        r = np.random.default_rng(0)
+        P.PosteriorTrainer(*_model(r)[:2], _toy_data(r), Adagrad(0.1), rng=r, estimator="B")
     with pytest.raises(ValueError, match="unknown family"):
         make("nope")
 
@@ -319,3 +319,24 @@ def test_laplace_score_function_and_reparameterized_gradients_agree_on_average()
     se = np.sqrt((a.var(0, ddof=1) + s.var(0, ddof=1)) / 20)
     assert np.all(np.abs(a.mean(0) - s.mean(0)) < 5 * se + 1e-9)
     assert s.var(0).mean() > a.var(0).mean()
+
+
+def test_bound_variance_matches_a_direct_computation():
+    """bound_variance equals the per-datapoint variance (ddof=1) of single-sample bounds computed
+    by hand from the same noise stream, and 'A' with 'A:gaussian' are the same estimator;
+    catches the value of a different estimator reported, or L > 1 samples averaged in."""
+    enc, dec, x = _model(np.random.default_rng(18))
+    got = variance.bound_variance(enc, dec, x, ["B", "A:laplace"], n_draws=7, rng=19)
+    rng = np.random.default_rng(19)
+    vals = np.array([sgvb.lower_bound(enc, dec, x, rng.standard_normal((1, 4, 3)), "B")
+                     for _ in range(7)])
+    assert got["B"][0] == pytest.approx(vals.var(0, ddof=1).mean(), rel=1e-12)
+    assert got["B"][1] == pytest.approx(vals.mean(), rel=1e-12)
+    vals = np.array([P.lower_bound_family(enc, dec, x, F.Laplace().draw_noise((1, 4, 3), rng),
+                                          "laplace") for _ in range(7)])
+    assert got["A:laplace"][0] == pytest.approx(vals.var(0, ddof=1).mean(), rel=1e-12)
+    a, g = (variance.bound_variance(enc, dec, x, [e], n_draws=7, rng=20)[e]
+            for e in ("A", "A:gaussian"))
+    assert a == pytest.approx(g, rel=1e-12)
+    rows = [{"estimator": e, "group": "g", "variance": v} for e, v in (("A", 6.0), ("B", 2.0))]
+    assert variance.ratios(rows, "A", "B") == {"g": 3.0}
