@@ -32,9 +32,10 @@ import numpy as np
 from .distributions import (gaussian_log_likelihood_backward, gaussian_log_likelihood_forward,
                             posterior_log_density_forward, standard_normal_log_density_forward)
 from .layers import sigmoid
-from .model import VAE
-from .networks import (BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
+from .model import VAE, _watched
+from .networks import (INIT_STD, BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
                        gaussian_mlp_forward)
+from .optim import WARMUP_STEPS
 from .sgvb import (_add_prior_gradient, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
 from .train import NonFiniteError, Trainer, _helper
@@ -252,15 +253,21 @@ class WakeSleepTrainer(Trainer):
 class WakeSleep(VAE):
     """The VAE of :class:`aevb.model.VAE` trained by wake-sleep instead of AEVB.
 
-    Takes VAE's parameters (``estimator`` only matters for ``score``) and
-    ``n_dreams`` (default: the minibatch size). ``score`` is the SGVB bound of
-    the fitted encoder and decoder (estimator B, fresh noise), which is what
-    the paper plots for wake-sleep.
+    Takes VAE's parameters except ``estimator`` (wake-sleep's updates use
+    none), and ``n_dreams`` (None: the minibatch size M). ``score`` is the
+    SGVB bound of the fitted encoder and decoder (estimator B, fresh noise),
+    which is what the paper plots for wake-sleep.
     """
-
-    def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *, n_dreams=None,
-                 **kwargs):
-        super().__init__(n_latent, n_hidden, likelihood, **kwargs)
+    def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
+                 sigmoid_mean=True, n_mc_samples=1, batch_size=100, optimizer="adagrad",
+                 lr=None, adagrad_warmup=WARMUP_STEPS, weight_decay=True, budget=1_000_000,
+                 sampling="shuffle", init_std=INIT_STD, dtype=None, rng=None, progress=None,
+                 n_dreams=None):
+        super().__init__(n_latent, n_hidden, likelihood, sigmoid_mean=sigmoid_mean,
+                         n_mc_samples=n_mc_samples, batch_size=batch_size, optimizer=optimizer,
+                         lr=lr, adagrad_warmup=adagrad_warmup, weight_decay=weight_decay,
+                         budget=budget, sampling=sampling, init_std=init_std, dtype=dtype,
+                         rng=rng, progress=progress)
         self.n_dreams = n_dreams
 
     def fit(self, X, callback=None, eval_points=None):
@@ -275,15 +282,19 @@ class WakeSleep(VAE):
             batch_size=self.batch_size, n_mc_samples=self.n_mc_samples,
             weight_decay=self.weight_decay, sigmoid_mean=self._sigmoid,
             sampling=self.sampling, dtype=dtype, n_dreams=self.n_dreams)
+        return _run(self, trainer, callback, eval_points)
 
-        def on_eval(seen, step):
-            self.n_samples_seen_ = seen
-            if callback is not None:
-                callback(self, seen)
-        trainer.run(self.budget, callback=on_eval, eval_points=eval_points,
-                    progress=self.progress)
-        self.n_samples_seen_ = trainer.seen
-        return self
+
+def _run(model, trainer, callback, eval_points):
+    """Run ``trainer`` to ``model.budget`` as VAE.fit does; returns ``model``."""
+    def on_eval(seen, step):
+        model.n_samples_seen_ = seen
+        if callback is not None:
+            callback(model, seen)
+    trainer.run(model.budget, callback=on_eval, eval_points=eval_points,
+                progress=_watched() if model.progress is None else model.progress)
+    model.n_samples_seen_ = trainer.seen
+    return model
 
 
 __all__ = ["WakeSleep", "WakeSleepTrainer", "dream", "dream_noise",
