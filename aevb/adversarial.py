@@ -57,6 +57,17 @@ def check_image(x, label=None, target=None):
     return x
 
 
+def attack_objective(model, x, target, c):
+    """The function x' -> (c ||x' - x||^2 + loss_f(x', target), its gradient) that L-BFGS-B minimizes."""
+    labels = np.array([target])
+
+    def objective(z):                                 # z = x' = x + r, shape (D,)
+        loss, dz = input_gradient(model, z[None, :], labels)
+        r = z - x
+        return c * float(r @ r) + loss, 2.0 * c * r + dz[0]
+    return objective
+
+
 def box_lbfgs(model, x, target, c, maxiter=500):
     """Minimize ``c ||x' - x||^2 + loss_f(x', target)`` over x' in [0, 1]^m (L-BFGS-B).
 
@@ -73,13 +84,7 @@ def box_lbfgs(model, x, target, c, maxiter=500):
     x_adv : ndarray, shape (D,), in [0, 1]
     """
     from scipy.optimize import minimize               # SciPy only where the attack runs
-    labels = np.array([target])
-
-    def objective(z):
-        loss, dz = input_gradient(model, z[None, :], labels)
-        r = z - x
-        return c * float(r @ r) + loss, 2.0 * c * r + dz[0]   # value, gradient
-    res = minimize(objective, x.copy(), jac=True, method="L-BFGS-B",
+    res = minimize(attack_objective(model, x, target, c), x.copy(), jac=True, method="L-BFGS-B",
                    bounds=[(0.0, 1.0)] * x.size, options={"maxiter": maxiter})
     return res.x                        # L-BFGS-B keeps its iterates in the box (checked by attack)
 

@@ -148,12 +148,16 @@ def table1(out, train, test, *, vae=None, vae_source="", epochs=20, fc10_epochs=
                         f"({vae_source}), in place of the paper's AE400-10.",
                         "Paper values: Szegedy et al. 2014, Table 1 (as quoted by secondary "
                         "sources)."])
-    plot_examples(out / "figure5.png", models, arrays)
+    plot_examples(out / "figure5.png", models, arrays,
+                  note=f"\n{len(train)} training images, {epochs} epochs (laptop budget)")
     return rows
 
 
-def plot_examples(path, models, arrays, n_cols=3):
-    """Original / perturbation (magnified) / adversarial for ``n_cols`` images per model."""
+def plot_examples(path, models, arrays, n_cols=3, note=""):
+    """Original / perturbation (magnified) / adversarial for ``n_cols`` images per model.
+
+    ``arrays`` as in ``examples.npz``; writes ``path`` (if given) and returns the figure.
+    """
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -176,10 +180,12 @@ def plot_examples(path, models, arrays, n_cols=3):
                 ax.set_title(titles[j], fontsize=6)
         axes[row, 0].set_ylabel(m.name, fontsize=6)
     fig.suptitle("original / perturbation (magnified, grey = 0) / adversarial, "
-                 "d = sqrt(sum r^2/784)", fontsize=8)
+                 f"d = sqrt(sum r^2/784){note}", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    if path is not None:
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
 
 
 def table2(out, models_dir=None, seed=0, echo=print):

@@ -8,7 +8,7 @@ import pytest
 from aevb import adversarial as A
 from aevb import classifier as C
 from aevb.cli import main
-from aevb.gradcheck import check_directional
+from aevb.gradcheck import check_directional, check_gradient
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "adversarial"
 
@@ -35,15 +35,26 @@ def test_distortion_is_the_papers_root_mean_square():
     assert A.distortion(x + r, x) == pytest.approx(np.sqrt((0.01 + 0.09) / 2), rel=1e-12)
 
 
-def test_attack_finds_the_minimum_distortion_of_a_linear_model():
+def test_attack_objective_gradient_by_finite_differences():
+    """Catches a wrong gradient of the penalty (c r instead of 2 c r) or of the loss term."""
+    rng = np.random.default_rng(4)
+    model = C.make_classifier((6,), 0.0, n_in=11, rng=rng)
+    x, z = rng.random(11), rng.random(11)
+    f = A.attack_objective(model, x, 3, 0.7)
+    check_gradient(lambda: f(z)[0], z, f(z)[1], "x'", tol=1e-6)
+
+
+@pytest.mark.parametrize("gap", [1.0, 0.01])
+def test_attack_finds_the_minimum_distortion_of_a_linear_model(gap):
     """Closed form: the least distortion that reaches the target is gap / ||w|| / sqrt(n).
-    Catches a line search over c that stops at the first c reaching the target (about 10x
-    too much distortion here), a penalty of the wrong sign, or a result that misses the target."""
+    Catches a line search over c that stops at the first c reaching the target, or never
+    raises c above its start (gap 0.01 needs c > 1, gap 1 needs c < 1), a penalty of the
+    wrong sign, or a result that misses the target."""
     rng = np.random.default_rng(0)
     x = np.full(20, 0.5)
-    model = two_class_linear_model(rng, x)
+    model = two_class_linear_model(rng, x, gap)
     w = model.weights[0][:, 1] - model.weights[0][:, 0]
-    d_min = 1.0 / np.linalg.norm(w) / np.sqrt(20)
+    d_min = gap / np.linalg.norm(w) / np.sqrt(20)
     res = A.attack(model, x, 0, 1)
     assert res.success and model.predict(res.x_adv[None])[0] == 1 == res.predicted
     assert d_min * (1 - 1e-9) <= res.distortion <= 1.05 * d_min, (res.distortion, d_min)
