@@ -186,7 +186,7 @@ class PosteriorTrainer(Trainer):
         return d
 
     def load_state_dict(self, d):
-        saved = d.get("extra_meta", {}).get("posterior", self.family.name)
+        saved = (d.get("extra_meta") or {}).get("posterior", "gaussian")  # plain Trainer: Gaussian
         if saved != self.family.name:
             raise ValueError(f"this checkpoint was trained with a {saved} posterior, not "
                              f"{self.family.name}; resume it with posterior={saved!r}")

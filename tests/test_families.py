@@ -8,7 +8,7 @@ from scipy import stats
 from aevb import families as F
 from aevb import networks as nets
 from aevb import posterior as P
-from aevb import sgvb, variance
+from aevb import checkpoint, sgvb, variance
 from aevb.data import Dataset
 from aevb.gradcheck import check_gradient
 from aevb.optim import Adagrad
@@ -219,10 +219,11 @@ def test_posterior_trainer_gaussian_is_the_trainer_with_estimator_a():
         np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_posterior_trainer_resumes_exactly_and_checks_its_settings():
-    """A Laplace PosteriorTrainer restored from state_dict continues bitwise as if never
-    stopped (its noise comes from the saved rng); a checkpoint of another posterior, estimator
-    B, or an unknown posterior is a ValueError."""
+def test_posterior_trainer_resumes_exactly_and_checks_its_settings(tmp_path):
+    """A Laplace PosteriorTrainer restored from a checkpoint file (aevb.checkpoint) continues
+    bitwise as if never stopped (its noise comes from the saved rng); a checkpoint of another
+    posterior (or of the plain, Gaussian Trainer), estimator B, or an unknown posterior is a
+    ValueError."""
     def make(posterior="laplace"):
         rng = np.random.default_rng(9)
         enc, dec, _ = _model(np.random.default_rng(10))
@@ -230,9 +231,10 @@ def test_posterior_trainer_resumes_exactly_and_checks_its_settings():
                                   batch_size=5, threads=1, posterior=posterior)
     a, b = make(), make()
     a.run(15)
-    state, params = a.state_dict(), [p.copy() for p in a.enc.arrays() + a.dec.arrays()]
+    checkpoint.save(tmp_path / "c.npz", a.enc, a.dec, a.state_dict(), {})
     a.run(35)
-    for p, q in zip(b.enc.arrays() + b.dec.arrays(), params):
+    enc, dec, state, _ = checkpoint.load(tmp_path / "c.npz")
+    for p, q in zip(b.enc.arrays() + b.dec.arrays(), enc.arrays() + dec.arrays()):
         p[...] = q
     b.load_state_dict(state)
     b.run(35)
@@ -240,6 +242,8 @@ def test_posterior_trainer_resumes_exactly_and_checks_its_settings():
         np.testing.assert_array_equal(p, q)
     with pytest.raises(ValueError, match="laplace posterior"):
         make("student-t").load_state_dict(state)
+    with pytest.raises(ValueError, match="gaussian posterior"):
+        make().load_state_dict({**state, "extra_meta": None})
     with pytest.raises(ValueError, match="estimator A"):
         r = np.random.default_rng(0)
         P.PosteriorTrainer(*_model(r)[:2], _toy_data(r), Adagrad(0.1), rng=r, estimator="B")
