@@ -172,7 +172,7 @@ axes[0].set_title("16 draws of theta, one z")
 axes[1].imshow(vae.decode(vae.transform(test[:1]))[0].reshape(28, 28), cmap="gray")
 axes[1].set_title("AEVB's MAP decoder, same digit")
 im = axes[2].imshow(decoded.std(axis=0).reshape(28, 28), cmap="magma")
-axes[2].set_title("per-pixel sd over 200 theta draws")
+axes[2].set_title("pixel sd, 200 theta draws")
 plt.colorbar(im, ax=axes[2])
 for ax in axes:
     ax.set_xlabel("pixel column")
