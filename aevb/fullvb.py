@@ -247,7 +247,7 @@ def full_vb(enc, q, x, eps, zeta, n_data, estimator="B", sigmoid_mean=False,
         dz[:, rows], g = decoder_log_likelihood_backward(dlogpx[:, rows], c)
         for dst, src in zip(dtheta.arrays(), g.arrays()):
             dst[s] = src
-    if estimator == "A":                                          # d(-scale mean_s log p(theta_s)) / dtheta_s
+    if estimator == "A":                          # d(-(M/N) mean_s log p(theta_s)) / dtheta_s
         for dt, t in zip(dtheta.arrays(), theta.arrays()):
             dt += (scale / S) * t
     dmean, dlogvar = weight_sample_backward(dtheta, c_theta, type(q.mean))
@@ -255,7 +255,7 @@ def full_vb(enc, q, x, eps, zeta, n_data, estimator="B", sigmoid_mean=False,
         dm_kl, dlv_kl = kl_weights_backward(scale, c_klt, q)
         for a, b in zip(dmean.arrays() + dlogvar.arrays(), dm_kl.arrays() + dlv_kl.arrays()):
             a += b
-    else:                                                         # + (M/N) mean_s log q(theta_s), fixed zeta
+    else:                                         # + (M/N) mean_s log q(theta_s) at fixed zeta
         for a in dlogvar.arrays():
             a -= 0.5 * scale
     if estimator == "B":

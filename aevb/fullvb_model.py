@@ -144,7 +144,8 @@ def expected_bound_samples(enc, q, data, rng, rows_per_theta=100, chunk=1000,
     out = np.empty(len(data))
     for start in range(0, len(data), chunk):
         rows = slice(start, start + chunk)
-        x = data.batch(rows, dtype, rng) if hasattr(data, "batch") else np.asarray(data[rows], dtype)
+        x = (data.batch(rows, dtype, rng) if hasattr(data, "batch")
+             else np.asarray(data[rows], dtype))                                 # (m, D)
         (mean, logvar), _ = gaussian_mlp_forward(enc, x)                       # (m, J)
         z = mean + np.exp(0.5 * logvar) * rng.standard_normal(mean.shape, dtype=dtype)
         logpx = np.empty(x.shape[0])
@@ -243,7 +244,8 @@ class FullVB(VAE):
     def bound(self, X, rng=None, n_train=None):
         """:func:`eq14_bound` on ``X``: ``(bound, expected, kl_per_datapoint)``, N = ``n_train_`` by default."""
         self._check_fitted()
-        return eq14_bound(self.encoder_params_, self.weight_posterior_, self._as_dataset(X, fitted=True),
+        return eq14_bound(self.encoder_params_, self.weight_posterior_,
+                          self._as_dataset(X, fitted=True),
                           n_train or self.n_train_, rng, sigmoid_mean=self._sigmoid)
 
     def score_samples(self, X, rng=None):
