@@ -130,6 +130,18 @@ def test_importance_sampling_matches_exact_integration(tiny):
     assert np.max(exact - elbo) > 10 * np.max(est.stderr)   # the check can see the ELBO
 
 
+def test_importance_sampling_standard_error_matches_the_spread_of_repeated_runs(tiny):
+    """The reported standard error against the spread of 50 independent runs at K = 200.
+
+    Catches: a standard error without its 1/sqrt(K), or from the spread of log w.
+    """
+    enc, dec, x, _ = tiny
+    runs = [LK.importance_sampled(enc, dec, x, 200, rng=100 + r) for r in range(50)]
+    spread = np.std([r.log_px for r in runs], axis=0, ddof=1)       # (8,)
+    reported = np.mean([r.stderr for r in runs], axis=0)
+    assert 0.85 < np.mean(spread / reported) < 1.15, spread / reported
+
+
 @pytest.mark.parametrize("density", ["kde", "gaussian"])
 def test_appendix_d_with_the_paper_settings_matches_exact_integration(tiny, density):
     """Appendix D with ``PAPER`` (50 samples, one chain, 4 leapfrog steps, a KDE) and with

@@ -60,6 +60,33 @@ def test_transform_decode_sample_shapes(toy):
     np.testing.assert_array_equal(s, vae.sample(4, rng=0))
 
 
+def test_transform_is_the_encoder_mean_written_out(toy):
+    """Catches: transform returning the log-variance, a sample, or the hidden layer."""
+    vae = small().fit(toy)
+    e = vae.encoder_params_
+    expected = np.tanh(toy @ e.W_h + e.b_h) @ e.W_mean + e.b_mean          # Appendix C.2
+    np.testing.assert_allclose(vae.transform(toy), expected, rtol=1e-12)
+
+
+def test_fit_learns_on_three_prototypes_and_moves_every_array():
+    """Catches: a trainer that skips the encoder's (or the decoder's) update, or an optimizer
+    that does not descend: every parameter array must move, and the bound must rise by more
+    than 2 nats (about -8.3 at initialization, about -4.2 after 300 steps)."""
+    rng = np.random.default_rng(0)
+    prototypes = rng.random((3, 12)) < 0.5
+    X = (prototypes[rng.integers(0, 3, 300)] ^ (rng.random((300, 12)) < 0.05)).astype(float)
+    settings = dict(n_latent=2, n_hidden=7, batch_size=20, budget=6000, lr=0.1,
+                    adagrad_warmup=10, rng=0)
+    init = VAE(**settings).initialize(12)
+    vae = VAE(**settings).fit(X)
+    before, after = init.score(X, rng=1, n_mc_samples=10), vae.score(X, rng=1, n_mc_samples=10)
+    assert after > before + 2, (before, after)
+    for tag, a, b in (("enc", vae.encoder_params_, init.encoder_params_),
+                      ("dec", vae.decoder_params_, init.decoder_params_)):
+        for (name, x), y in zip(a.items(), b.arrays()):
+            assert np.abs(x - y).max() > 1e-3, f"{tag}.{name} did not move"
+
+
 def test_float32_data_trains_in_float32(toy):
     vae = small().fit(toy.astype(np.float32))
     assert vae.encoder_params_.dtype == np.float32 and vae.decoder_params_.dtype == np.float32
