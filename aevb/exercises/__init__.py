@@ -12,10 +12,11 @@ instructor's checks can be loaded beside a student's copy of ``aevb``.
 """
 from . import checks_models, checks_primitives  # noqa: F401  (registers the checks)
 from .command import add_parser, check_folder, load_package
-from .generate import all_regions, find_regions, leaked_lines, make, student_source
+from .generate import (all_regions, fill_stub, find_regions, leaked_lines, make,
+                       student_source)
 from .registry import (CHECKS, EXERCISES, Exercise, ExerciseFailure, Result, run_checks,
                        run_one, select)
 
 __all__ = ["CHECKS", "EXERCISES", "Exercise", "ExerciseFailure", "Result", "add_parser",
-           "all_regions", "check_folder", "find_regions", "leaked_lines", "load_package", "make",
+           "all_regions", "check_folder", "fill_stub", "find_regions", "leaked_lines", "load_package", "make",
            "run_checks", "run_one", "select", "student_source"]

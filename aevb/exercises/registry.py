@@ -164,8 +164,10 @@ def numerical_gradient(f, x, h=1e-5):
 def gradient(ex, quantity, f, x, analytic, tol=1e-6, factors=None, alternatives=(), hint=""):
     """Compare ``analytic`` with finite differences of ``f`` in ``x`` (float64)."""
     numeric = numerical_gradient(f, x)
+    note = "the finite differences are taken of YOUR forward: if its check fails, fix it first"
     compare(ex, f"{quantity} (against finite differences)", analytic, numeric, tol=tol,
-            factors=factors, alternatives=alternatives, hint=hint, floor=1e-4)
+            factors=factors, alternatives=alternatives, floor=1e-4,
+            hint=f"{hint}; {note}" if hint else note)
 
 
 @dataclass
