@@ -7,7 +7,9 @@ under it), the new text, and the fast tests that must catch it. The slow test
 copies ``aevb/`` into a temporary folder, applies one mutation, and runs only
 those tests in a subprocess that imports the copy (checked, not assumed: the
 editable install would otherwise win); pytest must report failed tests (exit
-status 1), not a crash at collection (2) or a pass (0).
+status 1), not a crash at collection (2) or a pass (0), and the output must not
+show a NameError or the like (a mutant that merely breaks the code is not a
+catch). A control runs the same tests on an unmutated copy: they must pass.
 
 Run it with ``pytest --runslow tests/test_mutations.py``; a survivor is named
 by its parameter id.
@@ -200,33 +202,50 @@ def pytest_sessionstart(session):
 '''
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("mutation", MUTATIONS, ids=NAMES)
-def test_mutant_is_caught_by_the_fast_tests(mutation, tmp_path):
+def _run_on_a_copy(tmp_path, mutation, tests):
+    """Copy aevb/, apply ``mutation`` (or none), run ``tests`` in a child; returns (rc, output)."""
     copy = tmp_path / "src"
     shutil.copytree(PACKAGE, copy / "aevb", ignore=shutil.ignore_patterns("__pycache__"))
-    target = copy / "aevb" / mutation.file
-    target.write_text(mutation.apply(target.read_text()))
+    if mutation is not None:
+        target = copy / "aevb" / mutation.file
+        target.write_text(mutation.apply(target.read_text()))
     imported = tmp_path / "imported_from.txt"
     (copy / "mutant_check.py").write_text(PLUGIN.format(out=str(imported)))
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
     env.update(PYTHONPATH=os.pathsep.join([str(copy)] + [p for p in [env.get("PYTHONPATH")] if p]),
                OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-           "-p", "mutant_check", *[str(TESTS / t) for t in mutation.tests]]
+           "-p", "mutant_check", *[str(TESTS / t) for t in tests]]
+    label = mutation.name if mutation else "the unmutated copy"
     try:        # cwd is not the checkout, so '' on sys.path cannot import the original
         proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
                               timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"mutant {mutation.name}: its tests did not finish in {TIMEOUT} s")
-    tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-15:])
-    assert imported.is_file(), f"the child never started its session:\n{tail}"
+        pytest.fail(f"{label}: its tests did not finish in {TIMEOUT} s")
+    out = proc.stdout + proc.stderr
+    tail = "\n".join(out.splitlines()[-15:])
+    assert imported.is_file(), f"{label}: the child never started its session:\n{tail}"
     assert Path(imported.read_text()).resolve() == (copy / "aevb" / "__init__.py").resolve(), \
-        f"the child imported {imported.read_text()}, not the mutated copy"
-    assert proc.returncode != 0, f"mutant {mutation.name} SURVIVED {mutation.tests}:\n{tail}"
+        f"{label}: the child imported {imported.read_text()}, not the copy"
+    return proc.returncode, out, tail
+
+
+@pytest.mark.slow
+def test_the_unmutated_copy_passes_every_catching_test(tmp_path):
+    """The control: without a mutation the same tests pass, so no catch below is vacuous."""
+    tests = sorted({t for m in MUTATIONS for t in m.tests})
+    rc, _, tail = _run_on_a_copy(tmp_path, None, tests)
+    assert rc == 0, f"the catching tests fail on the unmutated code:\n{tail}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mutation", MUTATIONS, ids=NAMES)
+def test_mutant_is_caught_by_the_fast_tests(mutation, tmp_path):
+    rc, out, tail = _run_on_a_copy(tmp_path, mutation, mutation.tests)
+    assert rc != 0, f"mutant {mutation.name} SURVIVED {mutation.tests}:\n{tail}"
     crash = re.search(r"\b(NameError|SyntaxError|IndentationError|ImportError|AttributeError"
-                      r"|UnboundLocalError)\b", proc.stdout + proc.stderr)
+                      r"|UnboundLocalError)\b", out)
     assert crash is None, f"mutant {mutation.name} broke the code ({crash[0]}), it was " \
                           f"not caught by a check:\n{tail}"
-    assert proc.returncode == 1, (f"mutant {mutation.name}: pytest exited {proc.returncode} "
-                                  f"(an error, not a failing test):\n{tail}")
+    assert rc == 1, (f"mutant {mutation.name}: pytest exited {rc} (an error, not a failing "
+                     f"test):\n{tail}")
