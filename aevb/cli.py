@@ -129,6 +129,9 @@ def build_parser():
     t.add_argument("--debug-nans", action="store_true",
                    help="make NumPy raise at the first overflow or invalid operation")
     t.add_argument("--no-progress", action="store_true")
+    t.add_argument("--threads", type=_positive_int, default=1,
+                   help="cores to use: 1 (default) = one BLAS thread, updates in turn; N >= 2 "
+                   "= N-1 BLAS threads and the decoder's update on a helper thread")
 
     e = sub.add_parser("evaluate", help="estimate log p(x) for a run (importance sampling "
                        "or the Appendix D HMC estimator)")
@@ -164,13 +167,14 @@ def cmd_train(args):
         budget = args.budget
         if args.epochs:
             budget = args.epochs * runs.n_train(runs.read_config(args.resume))
-        run = runs.resume(args.resume, budget=budget, data_dir=args.data_dir, download=download)
+        run = runs.resume(args.resume, budget=budget, data_dir=args.data_dir, download=download,
+                          threads=args.threads)
     else:
         config = runs.make_config(**{**SETTINGS, **given}, budget=args.budget or 1_000_000)
         if args.epochs:
             config["budget"] = args.epochs * runs.n_train(config)
         run = runs.start(args.out, config, data_dir=args.data_dir, download=download,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, threads=args.threads)
     return run.run(progress=not args.no_progress, debug_nans=args.debug_nans)
 
 

@@ -25,7 +25,6 @@ operations, so the result is bitwise the same as with ``threads=1``.
 """
 import contextvars
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -33,7 +32,7 @@ import numpy as np
 from .sgvb import sgvb
 
 SAMPLING = ("shuffle", "replacement")
-DEFAULT_THREADS = min(2, os.cpu_count() or 1)
+DEFAULT_THREADS = 1     # the helper thread is opt-in: see aevb.runs.check_threads
 _HELPER = []            # one helper thread, shared by all trainers, started when first needed
 
 
@@ -115,8 +114,9 @@ class Trainer:
     dtype : float32 or float64
     threads : {1, 2} or None
         2 updates the decoder on a helper thread during the encoder's
-        backward pass (module docstring); None means 2 where the machine has
-        two cores or more. The results do not depend on it.
+        backward pass (module docstring); None means 1, which degrades least
+        on a busy machine (:func:`aevb.runs.check_threads`). The results do
+        not depend on it.
 
     Attributes
     ----------

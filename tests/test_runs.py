@@ -357,7 +357,7 @@ def test_overwrite_removes_the_old_runs_likelihood_files(real_data_dir, tmp_path
 @pytest.mark.parametrize("args, flag", [
     (["--seed", "-1"], "--seed"), (["--budget", "1e30"], "--budget"),
     (["--n-latent", "0"], "--n-latent"), (["--lr", "fast"], "--lr"),
-    (["--adagrad-warmup", "-3"], "--adagrad-warmup")])
+    (["--adagrad-warmup", "-3"], "--adagrad-warmup"), (["--threads", "0"], "--threads")])
 def test_bad_flags_name_the_flag(tmp_path, args, flag):
     code, _, err = run_cli("train", "--out", str(tmp_path / "r"), *args)
     assert code == 2 and f"argument {flag}" in err and "Traceback" not in err
