@@ -149,6 +149,11 @@ MUTATIONS = [
        "(mean, _), _ = nets.gaussian_mlp_forward(self.encoder_params_,",
        "(_, mean), _ = nets.gaussian_mlp_forward(self.encoder_params_,",
        ["test_model.py::test_transform_is_the_encoder_mean_written_out"]),
+    _m("init_with_variance_not_std", "networks.py",
+       "return (std * rng.standard_normal(shape)).astype(dtype)",
+       "return (np.sqrt(std) * rng.standard_normal(shape)).astype(dtype)",
+       ["test_networks.py::test_init_follows_section_5"],
+       "Section 5's N(0, 0.01) read as a variance: standard deviation 0.1"),
     # ---------------------------------------------------- training, optimizer and sampler
     _m("trainer_skips_the_encoder_update", "train.py",
        "            self.optimizer.update(enc, res.denc.arrays())\n", "            pass\n",
