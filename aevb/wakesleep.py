@@ -25,6 +25,7 @@ dreams) is an argument of every function checked by finite differences, as
 in :func:`aevb.sgvb.sgvb`. Losses and signs follow :mod:`aevb.sgvb`: values
 are "higher is better", gradients are those of the loss, minus the value.
 """
+import contextvars
 import math
 
 import numpy as np
@@ -152,6 +153,7 @@ def _sleep_forward(enc, x_dream, z_dream):
 
 
 def _sleep_backward(enc, cache, n_data):
+    ### BEGIN SOLUTION sleep_phase
     c_enc, c_q = cache
     M = c_q[0].shape[0]
     _, dmean, dlogvar = gaussian_log_likelihood_backward(-np.ones(M, c_q[0].dtype), c_q)
@@ -159,6 +161,7 @@ def _sleep_backward(enc, cache, n_data):
     if n_data is not None:
         _add_prior_gradient(enc, denc, M / n_data)
     return denc
+    ### END SOLUTION
 
 
 def sleep_phase(enc, x_dream, z_dream, n_data=None):
@@ -237,8 +240,9 @@ class WakeSleepTrainer(Trainer):
         pending = []
         try:
             if self.threads == 2:          # the sleep phase reads no decoder parameter
-                pending.append(_helper().submit(self.optimizer.update, dec, ddec.arrays(),
-                                                len(enc)))
+                pending.append(_helper().submit(   # in this thread's context: np.errstate holds
+                    contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
+                    len(enc)))
             else:
                 self.optimizer.update(dec, ddec.arrays(), len(enc))
             denc = _sleep_backward(self.enc, cache, n_data)

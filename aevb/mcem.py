@@ -1,0 +1,323 @@
+"""Monte Carlo EM (Appendix E), the paper's second baseline in Figure 3.
+
+No encoder. Every training datapoint x_i keeps a latent sample z_i (an N x J
+array of persistent chains, started from the prior p(z) = N(0, I)). For each
+minibatch of M datapoints:
+
+1. **E-step, by sampling:** one Hamiltonian Monte Carlo transition
+   (:func:`aevb.hmc.transition`) of the minibatch's chains, all at once,
+   targeting p(z|x_i) through log p(x_i, z) and its gradient in z
+   (:func:`aevb.likelihood.log_joint`), with 10 leapfrog steps and a step
+   size per datapoint tuned towards 90 % acceptance;
+2. **M-step, partial:** 5 Adagrad updates of the decoder on the gradient of
+   ``sum_i log p(x_i, z_i) + (M/N) log p(theta)`` at those z
+   (:func:`aevb.wakesleep.joint_gradient`).
+
+Choices where the paper is silent or ambiguous:
+
+* "10 leapfrog steps" is taken as 10 position updates (10 gradient
+  evaluations) between two momentum half steps (:func:`aevb.hmc.leapfrog`).
+  The authors' code makes a half step, then n full steps, then a half step,
+  which moves the position n + 1 times; we use n = 10 position moves. One
+  more gradient evaluation per transition is needed at the start, because
+  the decoder changed since the chain was last visited.
+* The step size eps_i of each datapoint is adapted after every transition
+  of its chain, with a_i = min(1, exp(H_old - H_new)) the acceptance
+  probability of the proposal::
+
+      eps_i <- eps_i * 1.02 ** ((a_i - 0.9) / (1 - 0.9))
+
+  i.e. times 1.02 after a sure acceptance, divided by 1.02^9 = 1.195 after a
+  sure rejection; its fixed point is E[a_i] = 0.9. The authors' code adapts
+  one step size shared by the minibatch, by a factor min(1.25, 1.02^M) up or
+  down after comparing the minibatch's acceptance rate with 0.9; a step size
+  per datapoint suits posteriors of different widths. The random sign of
+  the step in the authors' code changes nothing (the momentum is symmetric)
+  and is left out.
+* Adagrad's counter advances once per weight update, so its warm-up
+  (:class:`aevb.optim.Adagrad`, 100 steps) lasts 20 minibatches here.
+* With ``sampling='replacement'`` a datapoint drawn twice in one minibatch
+  runs two transitions from the same state and keeps the last one.
+
+MCEM has no encoder, so it has no variational bound: measure it by its
+marginal likelihood (:func:`log_likelihood`, the Appendix D estimator with
+chains started from the persistent ones or from the prior).
+"""
+import math
+
+import numpy as np
+
+from . import networks as nets
+from .hmc import hmc, transition
+from .likelihood import Estimate, _fit_density, _logsumexp, log_joint
+from .model import VAE
+from .optim import WARMUP_STEPS, make_optimizer
+from .train import NonFiniteError, Trainer
+from .wakesleep import _run, joint_gradient
+
+ADAPT_RATE = 1.02        # the authors' alpha
+TARGET_ACCEPT = 0.9      # Appendix E
+
+
+def adapt_step_size(step_size, accept_prob, target=TARGET_ACCEPT, rate=ADAPT_RATE):
+    """Multiplicative step-size rule (module docstring): ``eps * rate ** ((a - target) / (1 - target))``."""
+    return step_size * rate ** ((accept_prob - target) / (1.0 - target))
+
+
+def e_step(dec, x, z, step_size, p, u, n_leapfrog=10, sigmoid_mean=False, adapt=True):
+    """One batched HMC transition of the chains z_i ~ p(z|x_i), with its noise given.
+
+    Parameters
+    ----------
+    dec : decoder parameters
+    x : ndarray, shape (M, D)
+    z : ndarray, shape (M, J)
+        Current chain states.
+    step_size : ndarray, shape (M,)
+    p : ndarray, shape (M, J)
+        Momenta ~ N(0, I).
+    u : ndarray, shape (M,)
+        Uniforms for the Metropolis test.
+    adapt : bool
+        Return step sizes adapted by :func:`adapt_step_size`, else unchanged.
+
+    Returns
+    -------
+    z : ndarray (M, J); logp : log p(x_i, z_i) (M,); step_size : (M,);
+    accept_prob : (M,); accepted : bool (M,)
+    """
+    def target(zz):
+        return log_joint(dec, x, zz, sigmoid_mean, with_grad=True)
+    logp, grad = target(z)
+    z, logp, _, a, accepted = transition(target, z, logp, grad, step_size, p, u, n_leapfrog)
+    if adapt:
+        step_size = adapt_step_size(step_size, a)
+    return z, logp, step_size, a, accepted
+
+
+class MCEMTrainer(Trainer):
+    """Monte Carlo EM through the machinery of Algorithm 1 (module docstring).
+
+    Takes the keywords of :class:`aevb.train.Trainer` with ``enc=None`` (there
+    is no encoder; ``n_mc_samples`` and ``estimator`` are not used), and
+    ``n_leapfrog`` (10), ``n_updates`` (5, decoder updates per minibatch),
+    ``step_size`` (0.1, the initial step size of every chain). The
+    ``optimizer`` holds state for the decoder's arrays only.
+
+    State besides Trainer's (in ``state_dict()["extra"]``): ``z`` (N, J), the
+    persistent chains, drawn from the prior at construction, and
+    ``step_size`` (N,); ``extra_meta`` counts transitions and acceptances.
+
+    :meth:`minibatch_step` returns log p(x_i, z_i) at the new chain states
+    (before the decoder's updates): not a bound.
+    """
+
+    def __init__(self, enc, dec, data, optimizer, *, rng, n_leapfrog=10, n_updates=5,
+                 step_size=0.1, **settings):
+        if enc is not None:
+            raise ValueError("MCEM has no encoder: pass enc=None")
+        super().__init__(enc, dec, data, optimizer, rng=rng, **settings)
+        if int(n_leapfrog) < 1 or int(n_updates) < 1 or not step_size > 0:
+            raise ValueError(f"n_leapfrog and n_updates must be >= 1 and step_size > 0, got "
+                             f"{n_leapfrog}, {n_updates}, {step_size}")
+        self.n_leapfrog, self.n_updates = int(n_leapfrog), int(n_updates)
+        J = dec.W_h.shape[0]
+        self.z = self.rng.standard_normal((len(data), J), dtype=self.dtype)    # from p(z)
+        self.step_size = np.full(len(data), float(step_size))
+        self.n_transitions, self.n_accepted = 0, 0
+
+    def minibatch_step(self):
+        idx = self.sampler.next()
+        x = self.data.batch(idx, self.dtype, self.rng)                           # (M, D)
+        J = self.z.shape[1]
+        p = self.rng.standard_normal((len(idx), J), dtype=self.dtype)          # momenta
+        u = self.rng.random(len(idx))
+        z, logp, step, _, accepted = e_step(self.dec, x, self.z[idx], self.step_size[idx], p,
+                                            u, self.n_leapfrog, self.sigmoid_mean)
+        if not np.all(np.isfinite(logp)):
+            raise NonFiniteError(
+                f"log p(x, z) is not finite at step {self.step + 1} ({self.seen} training "
+                f"samples evaluated); parameters and chains were left as they were before "
+                f"this step. Likely causes: a step size too large, or data outside [0, 1].")
+        n_data = len(self.data) if self.weight_decay else None
+        dec = self.dec.arrays()
+        for k in range(self.n_updates):                 # M-step: 5 updates at fixed z
+            value, ddec = joint_gradient(self.dec, x, z, n_data, self.sigmoid_mean)
+            if not math.isfinite(value):
+                raise NonFiniteError(f"the complete-data log-likelihood is {value} at step "
+                                     f"{self.step + 1}, update {k + 1}; the decoder may hold "
+                                     f"{k} of this step's {self.n_updates} updates")
+            self.optimizer.step(dec, ddec.arrays())
+        self.z[idx] = z
+        self.step_size[idx] = step
+        self.n_transitions += len(idx)
+        self.n_accepted += int(accepted.sum())
+        self.seen += self.M
+        return logp
+
+    @property
+    def accept_rate(self):
+        """Fraction of all transitions so far that were accepted."""
+        return self.n_accepted / max(self.n_transitions, 1)
+
+    def check_finite(self):
+        """Raise :class:`NonFiniteError` if the decoder, the optimizer or the chains hold NaN or inf."""
+        names = [f"decoder.{n}" for n in self.dec.names()] + ["chains z", "step sizes"]
+        arrays = self.dec.arrays() + [self.z, self.step_size]
+        bad = next((n for n, a in zip(names, arrays) if not np.isfinite(a).all()), None)
+        if bad is None and self.optimizer.first_non_finite() is not None:
+            bad = "optimizer state of " + names[self.optimizer.first_non_finite()]
+        if bad is not None:
+            raise NonFiniteError(f"{bad} holds NaN or infinity at step {self.step} "
+                                 f"({self.seen} training samples evaluated)")
+
+    def state_dict(self):
+        d = super().state_dict()
+        d["extra"] = {"z": self.z.copy(), "step_size": self.step_size.copy()}
+        d["extra_meta"] = {"n_transitions": self.n_transitions, "n_accepted": self.n_accepted}
+        return d
+
+    def load_state_dict(self, d):
+        super().load_state_dict(d)
+        z, step = np.asarray(d["extra"]["z"]), np.asarray(d["extra"]["step_size"])
+        if z.shape != self.z.shape or step.shape != self.step_size.shape:
+            raise ValueError(f"the saved chains have shape {z.shape}, this data and model need "
+                             f"{self.z.shape}: resume with the same data set and N_z")
+        self.z, self.step_size = z.astype(self.dtype), step.astype(np.float64)
+        meta = d.get("extra_meta") or {}
+        self.n_transitions = int(meta.get("n_transitions", 0))
+        self.n_accepted = int(meta.get("n_accepted", 0))
+
+
+def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_leapfrog=4,
+                   burn_in=300, density="gaussian", target_accept=0.9, sigmoid_mean=False):
+    """The Appendix D estimate of log p(x) for a model without an encoder (MCEM's measure).
+
+    As :func:`aevb.likelihood.appendix_d` (HMC posterior samples, a density
+    q(z) fitted to the first half of each chain, the reciprocal importance
+    average over the second half), except where the chains start: chain 0 of
+    datapoint i at ``z0[i]`` (e.g. MCEM's persistent chain) if given, the
+    others at draws from the prior p(z); ``burn_in`` tuned iterations carry
+    them into the posterior before anything is kept.
+
+    Parameters
+    ----------
+    dec : decoder parameters
+    x : ndarray, shape (M, D)
+    z0 : ndarray, shape (M, J), or None
+
+    Returns
+    -------
+    aevb.likelihood.Estimate
+    """
+    rng = np.random.default_rng(rng)
+    x = np.asarray(x, dtype=dec.dtype)
+    M, C, J = x.shape[0], int(n_chains), dec.W_h.shape[0]
+    per_chain = -(-int(n_samples) // C)
+    if per_chain < 4:
+        raise ValueError(f"n_samples = {n_samples} gives fewer than 4 samples per chain with "
+                         f"n_chains = {C}; use n_samples >= {4 * C}")
+    starts = rng.standard_normal((C, M, J)).astype(x.dtype)       # from the prior
+    if z0 is not None:
+        starts[0] = z0
+    xs = np.tile(x, (C, 1))                                       # chain c, datapoint i -> row c*M + i
+
+    def target(z):
+        return log_joint(dec, xs, z, sigmoid_mean, with_grad=True)
+    chain = hmc(target, starts.reshape(C * M, J), per_chain, rng, n_leapfrog=n_leapfrog,
+                burn_in=burn_in, target_accept=target_accept)
+    samples = chain.samples.reshape(per_chain, C, M, J)
+    half = per_chain // 2
+    fit = samples[:half].reshape(-1, M, J).astype(np.float64)     # (C * half, M, J)
+    use = samples[half:].reshape(-1, M, J)
+    log_q = _fit_density(fit, density)(use.astype(np.float64))
+    log_r = log_q - log_joint(dec, x, use, sigmoid_mean).astype(np.float64)   # (L, M)
+    log_mean_r = _logsumexp(log_r, axis=0) - np.log(log_r.shape[0])
+    r = np.exp(log_r - log_mean_r)
+    accept = chain.accept_rate.reshape(C, M)
+    return Estimate(-log_mean_r, r.std(axis=0, ddof=1) / np.sqrt(log_r.shape[0]), {
+        "estimator": "hmc", "start": "prior" if z0 is None else "chains+prior",
+        "n_samples": per_chain * C, "n_chains": C, "n_leapfrog": n_leapfrog,
+        "burn_in": burn_in, "density": density, "target_accept": target_accept,
+        "accept_rate_mean": float(accept.mean()), "accept_rate_min": float(accept.min())})
+
+
+class MCEM(VAE):
+    """The decoder of :class:`aevb.model.VAE`, without an encoder, trained by Monte Carlo EM.
+
+    Takes VAE's parameters except ``estimator`` and ``n_mc_samples`` (MCEM has
+    neither), and ``n_leapfrog`` (10), ``n_updates`` (5), ``step_size`` (0.1):
+    see :class:`MCEMTrainer`. ``score`` is the marginal likelihood estimated
+    by :func:`log_likelihood`: there is no bound without an encoder.
+
+    Attributes
+    ----------
+    decoder_params_ : BernoulliMLPParams or GaussianMLPParams
+    encoder_params_ : None
+    chains_ : ndarray (N, J), the persistent latent samples after ``fit``
+    step_sizes_ : ndarray (N,)
+    accept_rate_ : float, over all transitions of ``fit``
+    n_samples_seen_ : int
+    """
+
+    def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
+                 sigmoid_mean=True, batch_size=100, optimizer="adagrad", lr=None,
+                 adagrad_warmup=WARMUP_STEPS, weight_decay=True, budget=1_000_000,
+                 sampling="shuffle", init_std=nets.INIT_STD, dtype=None, rng=None,
+                 progress=None, n_leapfrog=10, n_updates=5, step_size=0.1):
+        super().__init__(n_latent, n_hidden, likelihood, sigmoid_mean=sigmoid_mean,
+                         batch_size=batch_size, optimizer=optimizer, lr=lr,
+                         adagrad_warmup=adagrad_warmup, weight_decay=weight_decay,
+                         budget=budget, sampling=sampling, init_std=init_std, dtype=dtype,
+                         rng=rng, progress=progress)
+        self.n_leapfrog = n_leapfrog
+        self.n_updates = n_updates
+        self.step_size = step_size
+
+    def _check_fitted(self):
+        if getattr(self, "decoder_params_", None) is None:
+            raise RuntimeError("this MCEM is not fitted yet: call fit(X) first")
+
+    def initialize(self, n_features, dtype=np.float64):
+        """Draw a fresh decoder (Section 5's N(0, 0.01^2)); there is no encoder."""
+        self._check_params()
+        self._rng = rng = np.random.default_rng(self.rng)
+        init = nets.init_bernoulli_mlp if self.likelihood == "bernoulli" else nets.init_gaussian_mlp
+        self.encoder_params_ = None
+        self.decoder_params_ = init(self.n_latent, self.n_hidden, n_features, rng=rng,
+                                    std=self.init_std, dtype=dtype)
+        self.optimizer_ = make_optimizer(self.optimizer, self.lr_, self.adagrad_warmup)
+        self.n_samples_seen_ = 0
+        return self
+
+    def fit(self, X, callback=None, eval_points=None):
+        """Train from a fresh initialization by Monte Carlo EM; returns self."""
+        self._check_params()
+        data = self._as_dataset(X)
+        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
+                                        else np.float64))
+        self.initialize(data.n_features, dtype)
+        trainer = MCEMTrainer(
+            None, self.decoder_params_, data, self.optimizer_, rng=self._rng,
+            batch_size=self.batch_size, weight_decay=self.weight_decay,
+            sigmoid_mean=self._sigmoid, sampling=self.sampling, dtype=dtype,
+            n_leapfrog=self.n_leapfrog, n_updates=self.n_updates, step_size=self.step_size)
+        _run(self, trainer, callback, eval_points)
+        self.chains_, self.step_sizes_ = trainer.z, trainer.step_size
+        self.accept_rate_ = trainer.accept_rate
+        return self
+
+    def score_samples(self, X, rng=None, z0=None, **settings):
+        """log p(x) of each row by :func:`log_likelihood` (``settings`` are its keywords)."""
+        self._check_fitted()
+        X = self._as_dataset(X).to_float(self.decoder_params_.dtype)
+        return log_likelihood(self.decoder_params_, X, rng, z0=z0, sigmoid_mean=self._sigmoid,
+                              **settings).log_px
+
+    def score(self, X, rng=None, z0=None, **settings):
+        """Mean estimated log p(x) per datapoint, in nats (not a bound)."""
+        return float(np.mean(self.score_samples(X, rng, z0, **settings)))
+
+    def transform(self, X):
+        raise NotImplementedError("MCEM has no encoder, so no posterior means: draw posterior "
+                                  "samples with aevb.hmc.hmc on aevb.likelihood.log_joint")
