@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 11. Working on an exercise: the KL term of Appendix B
 #
-# aevb hands out its own code as exercises: `aevb exercises make DIR` writes a copy of the package in which ten pieces of the paper are replaced by `raise NotImplementedError(...)`, and `aevb exercises check DIR` tells you, piece by piece, whether your version is right and, when it is not, which mistake it looks like.
+# aevb hands out its own code as exercises: `aevb exercises make DIR` writes a copy of the package in which eleven pieces of the paper (and of its wake-sleep baseline) are replaced by `raise NotImplementedError(...)`, and `aevb exercises check DIR` tells you, piece by piece, whether your version is right and, when it is not, which mistake it looks like.
 #
 # This notebook walks through one exercise from start to finish, the way a student would: the KL divergence of eq. 10, forward and backward. It needs no data and no training (it runs the same with `AEVB_QUICK=1`).
 
@@ -154,7 +154,7 @@ plt.show()
 # %% [markdown]
 # ## Next
 #
-# * `aevb exercises check handout/` runs all ten; `-k NAME` one of them.
+# * `aevb exercises check handout/` runs all eleven; `-k NAME` one of them.
 # * The instructor's guide, with the table from exercises to equations and a grading loop, is `exercises/README.md`.
 # * The reference solution is the library itself: `inspect.getsource(aevb.distributions.kl_standard_normal_forward)`, after you are done.
 

@@ -218,6 +218,12 @@ MUTATIONS = [
     ("importance_sampling", "likelihood.py",
      [("new_top = np.maximum(top[rows], log_w.max(axis=0))", "new_top = np.zeros_like(top[rows])")],
      "Underflow"),
+    ("sleep_phase", "wakesleep.py", [("gaussian_log_likelihood_backward(-np.ones(M, c_q[0].dtype), c_q)",
+                                      "gaussian_log_likelihood_backward(np.ones(M, c_q[0].dtype), c_q)")],
+     "the wrong sign"),
+    ("sleep_phase", "wakesleep.py", [("_add_prior_gradient(enc, denc, M / n_data)",
+                                      "_add_prior_gradient(enc, denc, n_data / M)")],
+     "N/M instead of M/N"),
 ]
 
 

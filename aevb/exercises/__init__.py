@@ -1,7 +1,7 @@
 """Course exercises generated from the reference code, and checks that teach.
 
 * :mod:`.registry`: the ten exercises, the check framework and its diagnoses;
-* :mod:`.checks_primitives`, :mod:`.checks_models`: the checks themselves;
+* :mod:`.checks_primitives`, :mod:`.checks_models`, :mod:`.checks_baselines`: the checks;
 * :mod:`.generate`: ``### BEGIN SOLUTION name`` / ``### END SOLUTION`` regions,
   the student version, the lint;
 * :mod:`.command`: ``aevb exercises make DIR`` and ``aevb exercises check [DIR]``.
@@ -10,7 +10,7 @@ The instructor's guide is exercises/README.md at the top of the repository.
 This subpackage imports only NumPy and the standard library, so the
 instructor's checks can be loaded beside a student's copy of ``aevb``.
 """
-from . import checks_models, checks_primitives  # noqa: F401  (registers the checks)
+from . import checks_baselines, checks_models, checks_primitives  # noqa: F401 (the checks)
 from .command import add_parser, check_folder, load_package
 from .generate import (all_regions, fill_stub, find_regions, leaked_lines, make,
                        student_source)

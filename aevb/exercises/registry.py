@@ -48,6 +48,9 @@ EXERCISES = (
     Exercise(10, "importance_sampling", "importance-sampled log p(x) with log-sum-exp",
              "Section 5 (marginal likelihood), Appendix D", "likelihood.importance_sampled",
              needs=(3,)),
+    Exercise(11, "sleep_phase", "the wake-sleep sleep-phase gradient of sum log q(z|x) on dreams",
+             "Section 5 (the wake-sleep baseline)", "wakesleep._sleep_backward",
+             needs=(1, 2, 4)),
 )
 BY_NAME = {e.name: e for e in EXERCISES}
 
