@@ -25,6 +25,7 @@ dreams) is an argument of every function checked by finite differences, as
 in :func:`aevb.sgvb.sgvb`. Losses and signs follow :mod:`aevb.sgvb`: values
 are "higher is better", gradients are those of the loss, minus the value.
 """
+import contextvars
 import math
 
 import numpy as np
@@ -239,8 +240,9 @@ class WakeSleepTrainer(Trainer):
         pending = []
         try:
             if self.threads == 2:          # the sleep phase reads no decoder parameter
-                pending.append(_helper().submit(self.optimizer.update, dec, ddec.arrays(),
-                                                len(enc)))
+                pending.append(_helper().submit(   # in this thread's context: np.errstate holds
+                    contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
+                    len(enc)))
             else:
                 self.optimizer.update(dec, ddec.arrays(), len(enc))
             denc = _sleep_backward(self.enc, cache, n_data)
