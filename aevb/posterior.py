@@ -53,8 +53,8 @@ def _forward(enc, dec, x, noise, family, sigmoid_mean):
     logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
     logpz, c_pz = standard_normal_log_density_forward(z)
     logqz, c_qz = family.noise_log_density_forward(noise, params)     # from the noise, exact
-    bound = (logpx + logpz - logqz).mean(axis=0)                      # eq. 6
-    return bound, (c_enc, c_s, c_dec, c_pz, c_qz)
+    log_w = logpx + logpz - logqz                                     # (L, M)
+    return log_w.mean(axis=0), (c_enc, c_s, c_dec, c_pz, c_qz, log_w)  # eq. 6
 
 
 def lower_bound_family(enc, dec, x, noise, family, sigmoid_mean=False):
@@ -87,7 +87,8 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
         ``-objective``, with the sign and scale of :func:`aevb.sgvb.sgvb`.
     """
     family = posterior_family(family)
-    bound, (c_enc, c_s, c_dec, c_pz, c_qz) = _forward(enc, dec, x, noise, family, sigmoid_mean)
+    bound, (c_enc, c_s, c_dec, c_pz, c_qz, _) = _forward(enc, dec, x, noise, family,
+                                                          sigmoid_mean)
     L, M = noise.shape[0], x.shape[0]
     objective = float(bound.sum())
     scale = None if n_data is None else M / n_data                   # MAP prior (aevb.sgvb)
@@ -126,6 +127,28 @@ def score_family(enc, dec, data, family, rng=None, n_mc_samples=1, sigmoid_mean=
         total += float(lower_bound_family(enc, dec, x, noise, family, sigmoid_mean)
                        .astype(np.float64).sum())
     return total / len(data)
+
+
+def importance_sampled_family(enc, dec, x, family, n_samples=1000, rng=None,
+                              sigmoid_mean=False, chunk=100):
+    """log p(x) by importance sampling with the posterior ``family`` as proposal, shape (M,).
+
+    ``logsumexp_k [log p(x, z_k) - log q(z_k|x)] - log K`` with z_k drawn from
+    q(z|x) of that family, K = ``n_samples`` in chunks of ``chunk`` samples.
+    Its expectation is at least the bound of eq. 6 and rises with K towards
+    log p(x): an independent check that a family's bound is a bound.
+    """
+    family = posterior_family(family)
+    rng = np.random.default_rng(rng)
+    J = enc.W_mean.shape[1]
+    top, total = np.full(x.shape[0], -np.inf), np.zeros(x.shape[0])
+    for k in range(0, n_samples, chunk):
+        noise = family.draw_noise((min(chunk, n_samples - k), x.shape[0], J), rng, enc.dtype)
+        log_w = _forward(enc, dec, x, noise, family, sigmoid_mean)[1][-1].astype(np.float64)
+        new_top = np.maximum(top, log_w.max(axis=0))
+        total = total * np.exp(top - new_top) + np.exp(log_w - new_top).sum(axis=0)
+        top = new_top
+    return top + np.log(total) - np.log(n_samples)
 
 
 class PosteriorTrainer(Trainer):

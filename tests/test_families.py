@@ -344,3 +344,17 @@ def test_bound_variance_matches_a_direct_computation():
     assert a == pytest.approx(g, rel=1e-12)
     rows = [{"estimator": e, "group": "g", "variance": v} for e, v in (("A", 6.0), ("B", 2.0))]
     assert variance.ratios(rows, "A", "B") == {"g": 3.0}
+
+
+def test_importance_sampled_family_is_the_logsumexp_of_single_sample_bounds():
+    """importance_sampled_family equals logsumexp_k of single-sample (L = 1) bounds from the same
+    noise stream, minus log K, across chunk boundaries; catches a missing -log K or a streaming
+    log-sum-exp that drops a chunk."""
+    enc, dec, x = _model(np.random.default_rng(21))
+    got = P.importance_sampled_family(enc, dec, x, "student-t", n_samples=7, rng=22, chunk=3)
+    rng, fam = np.random.default_rng(22), P.posterior_family("student-t")
+    per_chunk = [fam.draw_noise((k, 4, 3), rng) for k in (3, 3, 1)]
+    w = np.array([P.lower_bound_family(enc, dec, x, n[None], fam)
+                  for noise in per_chunk for n in noise])                    # (7, M)
+    expected = np.log(np.exp(w).sum(axis=0)) - np.log(7)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
