@@ -62,10 +62,12 @@ def test_gaussian_log_likelihood_matches_explicit_formula(rng):
     np.testing.assert_allclose(out, expected, rtol=1e-12)
 
 
-@pytest.mark.parametrize("x_shape", [(5, 3), (2, 5, 3)])
-def test_gaussian_backward_with_broadcasting(rng, x_shape):
+@pytest.mark.parametrize("x_shape,param_shape", [((5, 3), (5, 3)), ((2, 5, 3), (5, 3)),
+                                                 ((2, 5, 3), (1, 3))])
+def test_gaussian_backward_with_broadcasting(rng, x_shape, param_shape):
+    """Catches: a broadcast gradient not summed back over leading or size-1 axes."""
     x = rng.normal(size=x_shape)
-    mean, logvar = rng.normal(size=(5, 3)), rng.normal(scale=0.5, size=(5, 3))
+    mean, logvar = rng.normal(size=param_shape), rng.normal(scale=0.5, size=param_shape)
     dout = rng.normal(size=x_shape[:-1])
     _, cache = dist.gaussian_log_likelihood_forward(x, mean, logvar)
     dx, dmean, dlogvar = dist.gaussian_log_likelihood_backward(dout, cache)
