@@ -278,22 +278,34 @@ def _aevb(*args, timeout=300):
 
 
 @pytest.mark.slow
-def test_command_make_and_check(tmp_path):
-    """Catches a check command that imports the installed reference instead of DIR, or loses the verdict."""
-    out = _aevb("exercises", "make", str(tmp_path))
-    assert out.returncode == 0, out.stderr
+def test_command_make_and_check(tmp_path, capsys):
+    """Catches a check command that imports the installed reference instead of DIR, loses the
+    verdict, hangs on an endless loop, or crashes on a submission that does not import."""
+    from aevb.cli import main
+    assert main(["exercises", "make", str(tmp_path)]) == 0
+    assert main(["exercises", "check", str(tmp_path / "nowhere")]) == 2
+    assert "aevb exercises make" in capsys.readouterr().err
     res = _aevb("exercises", "check", str(tmp_path), "-k", "kl", "--json", str(tmp_path / "r.json"))
     assert res.returncode == 1, res.stdout + res.stderr
-    assert "exercise  5 kl" in res.stdout and "not done yet" in res.stdout
+    assert "exercise  5 kl                   FAIL" in res.stdout and "not done yet" in res.stdout
     summary = json.loads((tmp_path / "r.json").read_text())
     assert summary["passed"] == 0 and set(summary["exercises"]) == {"kl"}
     _solve(tmp_path, "distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
                                                              KL_BY_HAND["backward"]])
-    res = _aevb("exercises", "check", str(tmp_path), "-k", "kl", "-k", "tanh")
-    assert res.returncode == 1
-    assert "exercise  5 kl                   pass" in res.stdout, res.stdout
-    assert "exercise  2 tanh                 FAIL" in res.stdout, res.stdout
     res = _aevb("exercises", "check", str(tmp_path), "-k", "kl")
     assert res.returncode == 0, res.stdout + res.stderr
-    res = _aevb("exercises", "check", str(tmp_path / "nowhere"))
-    assert res.returncode == 2 and "aevb exercises make" in res.stderr
+    assert "exercise  5 kl                   pass  (2/2 checks)" in res.stdout, res.stdout
+    E.fill_stub(tmp_path, "tanh", ["while True:\n    pass"])          # an endless loop
+    res = _aevb("exercises", "check", str(tmp_path), "-k", "2", "--timeout", "3")
+    assert res.returncode == 1 and "did not finish within 3 s" in res.stderr, res.stderr
+    (tmp_path / "aevb" / "layers.py").write_text("def broken(:\n")     # does not import
+    res = _aevb("exercises", "check", str(tmp_path), "--json", str(tmp_path / "e.json"))
+    assert res.returncode == 1 and "could not start" in res.stderr, res.stderr
+    assert "error" in json.loads((tmp_path / "e.json").read_text())
+
+
+def test_select_by_number_name_or_check():
+    """Catches '-k 1' selecting exercises 10 and 11 too."""
+    assert {c.exercise.number for c in E.select(["1"])} == {1}
+    assert {c.exercise.name for c in E.select(["kl", "9"])} == {"kl", "adagrad"}
+    assert [c.name for c in E.select(["integrates"])] == ["gaussian_density_integrates_to_one"]

@@ -213,8 +213,8 @@ def select(names=None):
     if not names:
         return list(CHECKS)
     names = [str(n).lower() for n in names]
-    return [c for c in CHECKS if any(n == str(c.exercise.number) or n in c.id.lower()
-                                     for n in names)]
+    return [c for c in CHECKS if any(n == str(c.exercise.number) if n.isdigit()
+                                     else n in c.id.lower() for n in names)]
 
 
 def run_checks(aevb, names=None):
