@@ -14,9 +14,10 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from . import runs
+from .engines import CURVE_FILE
 from .model import VAE
 from .plotting import image_grid, latent_grid
-from .reproduce import HIDDEN
+from .reproduce import HIDDEN, METHODS
 
 PAPER_DIR = Path(__file__).parent / "paper"
 TABLE_AT = (10**6, 10**7, 10**8)
@@ -47,7 +48,7 @@ def curves(out, entry):
     """{split: (samples, values)} of one run: the bound (log.jsonl) or Figure 3's log p(x)."""
     folder = Path(out) / entry["folder"]
     if "figure3" in entry["figures"]:
-        recs, key = ckpt.read_log(folder / "likelihood-curve.jsonl"), "{}_log_px"
+        recs, key = ckpt.read_log(folder / CURVE_FILE), "{}_log_px"
     else:
         recs, key = ckpt.read_log(folder / "log.jsonl"), "{}_bound"
     return {s: (np.array([r["samples"] for r in recs]),
@@ -64,8 +65,7 @@ def _panel(ax, out, entries, paper_rows, xmin):
         for split, (x, y) in curves(out, e).items():
             keep = x >= xmin
             ls, _ = SPLIT_STYLE[split]
-            ax.plot(x[keep], y[keep], ls, color=COLORS[e["method"]], lw=1.2,
-                    label=f"{e['method']} ({split})")
+            ax.plot(x[keep], y[keep], ls, color=COLORS[e["method"]], lw=1.2)
             lo.extend(y[keep]), hi.extend(y[keep])
     for r in paper_rows:
         ax.plot(r["samples"], r["value"], SPLIT_STYLE[r["split"]][1], mfc="none", ms=5,
@@ -75,6 +75,15 @@ def _panel(ax, out, entries, paper_rows, xmin):
     if lo:
         pad = 0.05 * (max(hi) - min(lo) + 1e-9)
         ax.set_ylim(min(lo) - pad, max(hi) + pad)
+
+
+def _legend(ax, methods):
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], ls=ls, color=COLORS[m], label=f"{m} ({split})")
+               for m in METHODS if m in methods for split, (ls, _) in SPLIT_STYLE.items()]
+    handles += [Line2D([], [], ls="none", marker=mk, mfc="none", color="k",
+                       label=f"paper ({split})") for split, (_, mk) in SPLIT_STYLE.items()]
+    ax.legend(handles=handles, fontsize=6)
 
 
 def _reached(out, entries):
@@ -109,9 +118,9 @@ def figure2(out, manifest, path):
             ax.set_ylabel("L (nats per datapoint)", fontsize=8)
         for ax in row[len(nzs):]:
             ax.axis("off")
-    axes[0, 0].legend(fontsize=7)
+    _legend(axes[0, 0], {e["method"] for e in entries})
     fig.suptitle(f"Figure 2: lower bound; lines: this sweep (budgets reached: "
-                 f"{_reached(out, entries)}); {PAPER_NOTE}", fontsize=9)
+                 f"{_reached(out, entries)}; {entries[0]['dtype']})\n{PAPER_NOTE}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -134,9 +143,9 @@ def figure3(out, manifest, path):
         ax.set_xlabel("# training samples evaluated", fontsize=8)
         ax.set_ylabel("marginal log-likelihood (nats)", fontsize=8)
         if mine:
-            ax.legend(fontsize=7)
+            _legend(ax, {e["method"] for e in mine})
     fig.suptitle(f"Figure 3 (N_z = 3, 100 hidden, Appendix D estimator); lines: this sweep "
-                 f"(budgets reached: {_reached(out, entries) or 'none'}); {PAPER_NOTE}",
+                 f"(budgets reached: {_reached(out, entries) or 'none'})\n{PAPER_NOTE}",
                  fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

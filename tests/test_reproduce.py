@@ -16,10 +16,10 @@ from aevb import reproduce as R
 from aevb import runs
 from aevb.cli import main
 
-TINY = dict(datasets=["frey"], n_latent=[2, 5], methods=["aevb"], budget=20_000, n_hidden=20,
+TINY = dict(datasets=["frey"], n_latent=[2, 5], methods=["aevb"], budget=10_000, n_hidden=20,
             checkpoint_every=2_000)
 TINY_ARGS = ["--datasets", "frey", "--n-latent", "2", "5", "--methods", "aevb", "--budget",
-             "2e4", "--n-hidden", "20", "--checkpoint-every", "2000", "--no-progress"]
+             "1e4", "--n-hidden", "20", "--checkpoint-every", "2000", "--no-progress"]
 
 
 def log_without_seconds(folder):
@@ -109,7 +109,7 @@ def test_bad_input_is_one_sentence_and_exit_2(argv, words, tmp_path, capsys):
 
 @pytest.fixture(scope="module")
 def reference(real_data_dir, tmp_path_factory):
-    """A tiny uninterrupted sweep (2 Frey runs x 2 x 10^4 samples) on 2 local processes."""
+    """A tiny uninterrupted sweep (2 Frey runs x 10^4 samples) on 2 local processes."""
     out = tmp_path_factory.mktemp("ref")
     status = R.sweep(["figure2", "figure4"], out, jobs=2, progress=False, echo=lambda *a: None,
                      **TINY)
@@ -128,7 +128,7 @@ def test_rerun_does_no_training(reference, capsys):
     assert [p.stat().st_mtime_ns for p in files] == before
     manifest = R.read_manifest(reference)
     assert {e["state"] for e in manifest["runs"].values()} == {"done"}
-    assert all(e["samples"] == 20_000 for e in manifest["runs"].values())
+    assert all(e["samples"] == 10_000 for e in manifest["runs"].values())
 
 
 def _wait(predicate, seconds, what):
@@ -157,7 +157,7 @@ def test_sweep_killed_and_restarted_equals_an_uninterrupted_one(reference, tmp_p
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     at_kill = [R.seen(f) for f in folders]
-    assert min(at_kill) < 20_000, f"both runs finished before the kill ({at_kill})"
+    assert min(at_kill) < 10_000, f"both runs finished before the kill ({at_kill})"
     # every worker died with the sweep: the run folders' locks are free again
     import fcntl
 
@@ -202,7 +202,7 @@ def test_figures_and_table_come_from_the_run_folders(reference, tmp_path):
         last = runs.ckpt.read_log(reference / e["folder"] / "log.jsonl")[-1]
         for split in ("train", "test"):
             row = [r for r in rows if r["dataset"] == e["dataset"] and r["split"] == split
-                   and int(r["n_latent"]) == e["n_latent"] and int(r["samples"]) == 20_000]
+                   and int(r["n_latent"]) == e["n_latent"] and int(r["samples"]) == 10_000]
             assert len(row) == 1 and float(row[0]["ours"]) == last[f"{split}_bound"]
             assert row[0]["paper"] == ""          # 20 hidden units: not the paper's model
             checked += 1
