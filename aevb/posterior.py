@@ -214,3 +214,16 @@ class PosteriorTrainer(Trainer):
             raise ValueError(f"this checkpoint was trained with a {saved} posterior, not "
                              f"{self.family.name}; resume it with posterior={saved!r}")
         super().load_state_dict(d)
+
+
+def train_posterior(enc, dec, data, optimizer, *, budget, rng, posterior="laplace",
+                    callback=None, eval_points=None, progress=False, **settings):
+    """Algorithm 1 with a posterior family (as :func:`aevb.train.train`); returns samples seen.
+
+    ``settings`` are those of :class:`PosteriorTrainer`; ``enc`` and ``dec``
+    are updated in place.
+    """
+    trainer = PosteriorTrainer(enc, dec, data, optimizer, rng=rng, posterior=posterior,
+                               **settings)
+    trainer.run(budget, callback=callback, eval_points=eval_points, progress=progress)
+    return trainer.seen

@@ -253,9 +253,10 @@ def test_posterior_trainer_resumes_exactly_and_checks_its_settings(tmp_path):
 
 @pytest.mark.slow
 def test_laplace_posterior_trains_on_mnist(real_data_dir):
-    """A Laplace posterior trained on 2,000 real MNIST digits improves the test bound (estimator
-    A, fresh noise) by over 100 nats from its initial value; catches a gradient of the wrong
-    sign or an update that never reaches the encoder (the bound would stall near its start)."""
+    """A Laplace posterior trained for 30,000 samples on 2,000 real MNIST digits (N_z = 5, 100
+    hidden) reaches a test bound (estimator A, fresh noise) above -195 nats, from about -544.
+    Catches a wrong-sign gradient and an encoder that does not learn: with the encoder's update
+    skipped, the decoder alone reaches about -201 here (and about -185 with it)."""
     from aevb import data
     train = data.mnist("train", real_data_dir)
     train = Dataset(train.images[:2000], train.scale, train.image_shape).with_binarization(
@@ -266,10 +267,10 @@ def test_laplace_posterior_trains_on_mnist(real_data_dir):
     enc = nets.init_gaussian_mlp(784, 100, 5, rng)
     dec = nets.init_bernoulli_mlp(5, 100, 784, rng)
     before = P.score_family(enc, dec, test, "laplace", rng=1)
-    P.PosteriorTrainer(enc, dec, train, Adagrad(0.05, warmup=0), rng=rng,
-                       posterior="laplace").run(30_000)
+    P.train_posterior(enc, dec, train, Adagrad(0.05, warmup=0), budget=30_000, rng=rng,
+                      posterior="laplace")
     after = P.score_family(enc, dec, test, "laplace", rng=1)
-    assert np.isfinite(after) and after > before + 100, (before, after)
+    assert np.isfinite(after) and after > -195 and before < -500, (before, after)
 
 
 # ------------------------------------------------------------------ the variance study
