@@ -79,6 +79,16 @@ def test_every_region_is_closed_and_nothing_leaks(student):
             E.find_regions(bad)
 
 
+def test_make_never_writes_over_the_reference(reference_copy):
+    """Catches `aevb exercises make . --overwrite` run in the repository deleting the reference
+    (tried on a copy, so a broken guard cannot delete the real one)."""
+    package = reference_copy / "aevb"
+    for dest in (reference_copy, package, package / "exercises"):
+        with pytest.raises(ValueError, match="reference package"):
+            E.make(dest, package=package, overwrite=True)
+    assert (package / "distributions.py").is_file()
+
+
 def test_stub_keeps_signature_and_docstring():
     """Catches a generator that drops the code around a region."""
     src = ('def f(a, b):\n    """Doc."""\n    c = a\n    ### BEGIN SOLUTION tanh\n'

@@ -154,6 +154,10 @@ def make(dest, package=PACKAGE, overwrite=False):
     """
     dest = Path(dest)
     target = dest / "aevb"
+    src, tgt = Path(package).resolve(), target.resolve()
+    if tgt == src or src in tgt.parents or tgt in src.parents:
+        raise ValueError(f"{dest} would write over the reference package in {src}; "
+                         f"choose a folder outside it")
     if target.exists():
         if not overwrite:
             raise ValueError(f"{target} exists; pass --overwrite to replace it")
