@@ -70,9 +70,14 @@ STUDENT_README = """# aevb exercises
 
 This folder holds a copy of the aevb package in which {n} exercises are left
 for you: every place that raises `NotImplementedError("exercise N (name): ...")`.
+Write your code there, in place of the `raise` line; keep the signature.
 
-    aevb exercises check {dest}            # all exercises
-    aevb exercises check {dest} -k kl      # one exercise (name, number, or part of a check's name)
+From this folder:
+
+    python -m aevb exercises check            # all exercises, pass/FAIL with a diagnosis
+    python -m aevb exercises check -k kl      # one exercise (name, number, or part of a check's name)
+    python -m aevb exercises list             # what each exercise covers
+    python -m pytest test_exercises.py        # the same checks through plain pytest
 
 Exercises, in order (the later ones call the earlier ones):
 
@@ -170,7 +175,7 @@ def make(dest, package=PACKAGE, overwrite=False):
     (dest / "test_exercises.py").write_text(TEST_FILE)
     table = "\n".join(f"{e.number:3d}. {e.name:20s} {e.title} ({e.paper}); in {e.where}"
                       for e in EXERCISES)
-    (dest / "README.md").write_text(STUDENT_README.format(n=len(EXERCISES), dest=dest, table=table))
+    (dest / "README.md").write_text(STUDENT_README.format(n=len(EXERCISES), table=table))
     return len(regions)
 
 
