@@ -1,7 +1,8 @@
 """Course exercises generated from the reference code, and checks that teach.
 
 * :mod:`.registry`: the ten exercises, the check framework and its diagnoses;
-* :mod:`.checks_primitives`, :mod:`.checks_models`, :mod:`.checks_baselines`: the checks;
+* :mod:`.checks_primitives` (1-6), :mod:`.checks_models` (7-9),
+  :mod:`.checks_likelihood` (10), :mod:`.checks_baselines` (11): the checks;
 * :mod:`.generate`: ``### BEGIN SOLUTION name`` / ``### END SOLUTION`` regions,
   the student version, the lint;
 * :mod:`.command`: ``aevb exercises make DIR`` and ``aevb exercises check [DIR]``.
@@ -10,7 +11,8 @@ The instructor's guide is exercises/README.md at the top of the repository.
 This subpackage imports only NumPy and the standard library, so the
 instructor's checks can be loaded beside a student's copy of ``aevb``.
 """
-from . import checks_baselines, checks_models, checks_primitives  # noqa: F401 (the checks)
+from . import (checks_baselines, checks_likelihood, checks_models,  # noqa: F401 (the checks)
+               checks_primitives)
 from .command import add_parser, check_folder, load_package
 from .generate import (all_regions, fill_stub, find_regions, leaked_lines, make,
                        student_source)

@@ -210,11 +210,10 @@ def run_one(chk, aevb):
 
 def select(names=None):
     """The checks whose exercise name, number or check id contains one of ``names``."""
-    if not names:
-        return list(CHECKS)
-    names = [str(n).lower() for n in names]
-    return [c for c in CHECKS if any(n == str(c.exercise.number) if n.isdigit()
-                                     else n in c.id.lower() for n in names)]
+    names = [str(n).lower() for n in names or ()]
+    chosen = [c for c in CHECKS if not names or any(
+        n == str(c.exercise.number) if n.isdigit() else n in c.id.lower() for n in names)]
+    return sorted(chosen, key=lambda c: c.exercise.number)      # stable: file order within one
 
 
 def run_checks(aevb, names=None):
