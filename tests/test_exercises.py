@@ -79,6 +79,24 @@ def test_every_region_is_closed_and_nothing_leaks(student):
             E.find_regions(bad)
 
 
+def test_solution_lines_repeated_elsewhere_are_reported(student, reference_copy):
+    """Catches a handout whose other modules give a solution away without the instructor knowing:
+    every line they repeat verbatim is listed by solutions_elsewhere (which `make` prints)."""
+    regions = E.all_regions()
+    solution_files = {(r.name, r.path.name) for r in regions}
+    for name, exercise, line in E.solutions_elsewhere():
+        assert (exercise, name) not in solution_files
+        assert line in (student / "aevb" / name).read_text()
+    kl = next(r for r in regions if r.name == "kl")
+    line = max(kl.path.read_text().split("\n")[kl.begin + 1:kl.end], key=len).split("#")[0].strip()
+    repeat = reference_copy / "aevb" / "zz_repeat.py"
+    repeat.write_text(f"def f(mean, logvar, var):\n    {line}\n")
+    try:
+        assert ("zz_repeat.py", "kl", line) in E.solutions_elsewhere(reference_copy / "aevb")
+    finally:
+        repeat.unlink()
+
+
 def test_make_never_writes_over_the_reference(reference_copy):
     """Catches `aevb exercises make . --overwrite` run in the repository deleting the reference
     (tried on a copy, so a broken guard cannot delete the real one)."""

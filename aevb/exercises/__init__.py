@@ -15,10 +15,10 @@ from . import (checks_baselines, checks_likelihood, checks_models,  # noqa: F401
                checks_primitives)
 from .command import add_parser, check_folder, load_package
 from .generate import (all_regions, fill_stub, find_regions, leaked_lines, make,
-                       student_source)
+                       solutions_elsewhere, student_source)
 from .registry import (CHECKS, EXERCISES, Exercise, ExerciseFailure, Result, run_checks,
                        run_one, select)
 
 __all__ = ["CHECKS", "EXERCISES", "Exercise", "ExerciseFailure", "Result", "add_parser",
            "all_regions", "check_folder", "fill_stub", "find_regions", "leaked_lines", "load_package", "make",
-           "run_checks", "run_one", "select", "student_source"]
+           "run_checks", "run_one", "select", "solutions_elsewhere", "student_source"]

@@ -15,7 +15,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .generate import PACKAGE, TEST_FILE, make
+from .generate import PACKAGE, TEST_FILE, make, solutions_elsewhere
 from .registry import EXERCISES, select
 
 HERE = Path(__file__).resolve().parent
@@ -127,6 +127,12 @@ def cmd_make(args):
     n = make(args.dir, overwrite=args.overwrite)
     print(f"wrote {args.dir}/aevb with {n} solution regions replaced by stubs "
           f"({len(EXERCISES)} exercises); check with: aevb exercises check {args.dir}")
+    elsewhere = solutions_elsewhere()
+    if elsewhere:
+        print("note: these modules are handed out unchanged and repeat solution lines "
+              "(delete or edit them in the handout if that matters for your course):")
+        for name, exercise, line in elsewhere:
+            print(f"    {name}: {exercise}: {line}")
     return 0
 
 

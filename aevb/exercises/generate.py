@@ -236,3 +236,24 @@ def fill_stub(root, name, bodies):
             lines[i:i + 1] = [indent + s if s.strip() else "" for s in body.strip("\n").split("\n")]
         path.write_text("\n".join(lines))
     return sorted({p for p, _ in at})
+
+
+def solutions_elsewhere(package=PACKAGE, min_length=25):
+    """Solution lines that other modules of the package repeat verbatim.
+
+    Those modules are handed out unchanged (other parts of the library import
+    them), so a student can find these lines there. Returns a list of
+    ``(file name, exercise, line)``; ``aevb exercises make`` prints it.
+    """
+    solution = {}
+    for r in all_regions(package):
+        for line in Path(r.path).read_text().split("\n")[r.begin + 1:r.end]:
+            code = line.split("#")[0].strip()
+            if len(code) >= min_length:
+                solution.setdefault(code, (r.name, Path(r.path).name))
+    found = []
+    for path in package_files(package):
+        for line in sorted({s.split("#")[0].strip() for s in path.read_text().split("\n")}):
+            if line in solution and solution[line][1] != path.name:
+                found.append((path.name, solution[line][0], line))
+    return found
