@@ -30,6 +30,7 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -118,7 +119,7 @@ def main():
                   f"wake-sleep / AEVB {row['wall_ratio_wake-sleep']} wall, "
                   f"{row['cpu_ratio_wake-sleep']} cpu; MCEM / AEVB per training sample "
                   f"{row['wall_ratio_mcem']} wall, {row['cpu_ratio_mcem']} cpu", flush=True)
-    result = {"command": "python benchmarks/bench_baselines.py" + (" --quick" if a.quick else ""),
+    result = {"command": " ".join(["python benchmarks/bench_baselines.py"] + sys.argv[1:]),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": platform.processor() or platform.machine(),
               "numpy": np.__version__, "blas_threads": os.environ["OPENBLAS_NUM_THREADS"],

@@ -168,15 +168,16 @@ def test_one_step_is_the_wake_update_of_the_decoder_and_the_sleep_update_of_the_
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_resume_from_a_checkpoint_is_bitwise_exact(tmp_path, dtype):
-    """k steps, checkpoint (aevb.checkpoint round trip), k more == 2k steps without a stop.
-    Catches: state outside state_dict (e.g. the dream noise drawn from another generator)."""
+    """k steps, checkpoint (aevb.checkpoint round trip), k more on the helper thread == 2k steps
+    without a stop on one thread. Catches: state outside state_dict (e.g. the dream noise drawn
+    from another generator), a helper thread that changes the arithmetic."""
     whole = _trainer(dtype=dtype)
     whole.run(20 * 10, eval_points=[])
     part = _trainer(dtype=dtype)
     part.run(9 * 10, eval_points=[])
     ckpt.save(tmp_path / "c.npz", part.enc, part.dec, part.state_dict(), {})
     enc, dec, state, _ = ckpt.load(tmp_path / "c.npz")
-    fresh = _trainer(seed=5, dtype=dtype)                  # other seed: everything must be loaded
+    fresh = _trainer(seed=5, dtype=dtype, threads=2)       # other seed: everything must be loaded
     for mine, theirs in zip(fresh.enc.arrays() + fresh.dec.arrays(), enc.arrays() + dec.arrays()):
         mine[...] = theirs
     fresh.load_state_dict(state)
