@@ -149,6 +149,7 @@ def explore(z1=0.0, z2=0.0, model="MNIST"):
     ax[0].set(xlabel="z1", ylabel="z2", xlim=(-3.5, 3.5), ylim=(-3.5, 3.5), title=f"{model}: test posterior means, coloured by " + ("digit" if model == "MNIST" else "frame"))
     ax[1].imshow(vae.decode(np.array([[z1, z2]])).reshape(shape), cmap="gray", vmin=0, vmax=1)
     ax[1].set(title=f"decoded at z = ({z1:.2f}, {z2:.2f})", xticks=[], yticks=[])
+    fig.suptitle(budget_note, fontsize=8)
     plt.show()
 
 
