@@ -64,7 +64,7 @@ def atomic_write_bytes(path, payload):
 
 def param_arrays(enc, dec):
     """The parameters as ``{"encoder.W_h": ..., "decoder.b_logits": ...}`` (the .npz names)."""
-    arrays = {f"encoder.{k}": v for k, v in enc.items()}
+    arrays = {} if enc is None else {f"encoder.{k}": v for k, v in enc.items()}   # MCEM: None
     arrays.update({f"decoder.{k}": v for k, v in dec.items()})
     return arrays
 
@@ -86,8 +86,9 @@ def load_params(path):
             arrays = {k: z[k] for k in z.files}
         dec_type = ("BernoulliMLPParams" if "decoder.W_logits" in arrays
                     else "GaussianMLPParams")
-        return (_container("GaussianMLPParams", "encoder", arrays),
-                _container(dec_type, "decoder", arrays))
+        enc = (_container("GaussianMLPParams", "encoder", arrays)
+               if "encoder.W_h" in arrays else None)        # MCEM has no encoder
+        return enc, _container(dec_type, "decoder", arrays)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} is not a readable aevb parameter file "
                               f"({type(e).__name__}: {e})") from None
@@ -118,7 +119,8 @@ def save(path, enc, dec, trainer_state, meta):
            "extra_names": sorted(extra), "extra_meta": trainer_state.get("extra_meta"),
            "rng": trainer_state["rng"], "sampler_pos": trainer_state["sampler"]["pos"],
            "optimizer_t": opt["t"], "optimizer_has_state": opt["state"] is not None,
-           "encoder_type": type(enc).__name__, "decoder_type": type(dec).__name__}
+           "encoder_type": None if enc is None else type(enc).__name__,
+           "decoder_type": type(dec).__name__}
     arrays["meta"] = np.array(json.dumps(doc))
     buf = io.BytesIO()
     np.savez(buf, **arrays)
@@ -141,9 +143,10 @@ def load(path):
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}
         doc = json.loads(str(arrays.pop("meta")))
-        enc = _container(doc["encoder_type"], "encoder", arrays)
+        enc = None if doc["encoder_type"] is None else \
+            _container(doc["encoder_type"], "encoder", arrays)
         dec = _container(doc["decoder_type"], "decoder", arrays)
-        n_opt = len(enc.names()) + len(dec.names())
+        n_opt = (0 if enc is None else len(enc.names())) + len(dec.names())
         state = None
         if doc["optimizer_has_state"]:
             state = [[arrays[f"optimizer.{i}.{k}"] for k in range(_count(arrays, i))]

@@ -14,8 +14,10 @@ import numpy as np
 
 from . import __version__
 from . import data as D
-from . import runs
+from . import methods, runs
 from .checkpoint import CheckpointError
+from .methods import METHODS
+from .posterior import POSTERIORS
 from .sgvb import ESTIMATORS
 
 # Modules that add a subcommand of their own: each defines ``add_parser(subparsers)``,
@@ -26,6 +28,7 @@ EXTENSIONS = ("adversarial", "reproduce", "exercises")
 SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "B",
             "n_mc_samples": 1, "batch_size": 100, "optimizer": "adagrad", "lr": None,
             "adagrad_warmup": 100,
+            "method": "aevb", "posterior": "gaussian", "n_train": None,
             "binarize": "dynamic", "full_train": False, "sampling": "shuffle",
             "weight_decay": True, "dtype": "float64", "seed": 0, "checkpoint_every": 100_000}
 
@@ -90,6 +93,14 @@ def build_parser():
     where.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its checkpoint")
     S = argparse.SUPPRESS            # defaults filled in later, so --resume can tell what was given
     t.add_argument("--dataset", choices=D.DATASETS, default=S, help="default: mnist")
+    t.add_argument("--method", choices=METHODS, default=S,
+                   help="aevb (default, Algorithm 1), wake-sleep or mcem (the paper's "
+                   "baselines), full-vb (Appendix F)")
+    t.add_argument("--posterior", choices=POSTERIORS, default=S,
+                   help="q(z|x) for --method aevb: gaussian (default, the paper's) or a "
+                   "Section 2.4 family, trained with estimator A")
+    t.add_argument("--n-train", type=_positive_int, default=S, metavar="N",
+                   help="train on the first N training images only (Figure 3: 1000)")
     t.add_argument("--n-latent", type=_positive_int, default=S, help="J (N_z); default 20")
     t.add_argument("--n-hidden", type=_positive_int, default=S,
                    help="H; default 500 for mnist, 200 for frey (Section 5)")
@@ -170,7 +181,11 @@ def cmd_train(args):
         run = runs.resume(args.resume, budget=budget, data_dir=args.data_dir, download=download,
                           threads=args.threads)
     else:
-        config = runs.make_config(**{**SETTINGS, **given}, budget=args.budget or 1_000_000)
+        settings = {**SETTINGS, **given}
+        if settings["posterior"] != "gaussian" and "estimator" not in given:
+            settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.methods)
+        config = runs.make_config(**settings, budget=args.budget or 1_000_000)
+        methods.check_method(config)
         if args.epochs:
             config["budget"] = args.epochs * runs.n_train(config)
         run = runs.start(args.out, config, data_dir=args.data_dir, download=download,

@@ -46,14 +46,18 @@ def plot_bound_curve(path, records, title=""):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for key, style in (("train_bound", "-"), ("test_bound", "--")):
+    drawn = set()
+    for key, style in (("train_bound", "-"), ("test_bound", "--"),
+                       ("train_log_px", "-"), ("test_log_px", "--")):   # log p(x): MCEM's runs
         pts = [(r["samples"], r[key]) for r in records if r.get(key) is not None]
         if pts:
             xs, ys = zip(*pts)
             ax.plot(xs, ys, style, marker=".", label=key.replace("_bound", ""))
+            drawn.add(key.split("_", 1)[1])
     ax.set_xscale("log")
     ax.set_xlabel("# Training samples evaluated")
-    ax.set_ylabel("L (nats per datapoint)")
+    ax.set_ylabel("log p(x) (nats per datapoint)" if drawn == {"log_px"}
+                  else "L (nats per datapoint)")
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()

@@ -20,24 +20,23 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from . import checkpoint as ckpt
-from . import data as D
+from . import methods
 from .model import VAE
-from .optim import WARMUP_STEPS
-from .train import Trainer
+from .evaluation import evaluate_likelihood, load_params, load_run
+from .runconfig import (ARCHITECTURE, N_TRAIN_EVAL, VAE_SETTINGS, _write_json, check_threads,
+                        load_data, make_config, n_train, read_config)
 
 RUN_FILES = ("config.json", "log.jsonl", "checkpoint.npz", "params.npz", "samples.png",
              "curve.png")
-N_TRAIN_EVAL = 10_000        # training points scored at each evaluation
-ELBO_DRAWS = 100             # aevb evaluate: noise draws per point for the ELBO it prints
-VAE_SETTINGS = ("n_latent", "n_hidden", "likelihood", "sigmoid_mean", "estimator",
-                "n_mc_samples", "batch_size", "optimizer", "lr", "adagrad_warmup",
-                "weight_decay", "budget", "sampling", "init_std", "dtype")
-ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean", "dtype")
-
-
 DIVERGED_NATS = 10.0         # a bound this far below the untrained model's stops a run
+
+
+# Re-exported: the run-folder API in one place (runconfig and evaluation hold the code).
+__all__ = ["Run", "RunError", "DivergedError", "start", "resume", "make_config", "read_config",
+           "load_data", "n_train", "check_threads", "load_params", "load_run",
+           "evaluate_likelihood", "RUN_FILES", "N_TRAIN_EVAL", "VAE_SETTINGS", "ARCHITECTURE",
+           "DIVERGED_NATS"]
 
 
 class RunError(RuntimeError):
@@ -46,56 +45,6 @@ class RunError(RuntimeError):
 
 class DivergedError(FloatingPointError):
     """The bound fell below the untrained model's: the optimizer diverged."""
-
-
-def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n_mc_samples=1,
-                batch_size=100, optimizer="adagrad", lr=None, adagrad_warmup=WARMUP_STEPS,
-                budget=1_000_000,
-                binarize="dynamic", full_train=False, sampling="shuffle", weight_decay=True,
-                dtype="float64", seed=0, checkpoint_every=100_000):
-    """A complete, JSON-ready run config with the paper's defaults per dataset."""
-    if dataset not in D.DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}: choose from {D.DATASETS}")
-    mnist = dataset == "mnist"
-    return {"aevb_version": __version__, "dataset": dataset,
-            "train_split": ("train_full" if full_train else "train") if mnist else "train",
-            "binarize": D.check_binarize(binarize) if mnist else "none",
-            "scale": D.MNIST_SCALE if mnist else D.FREY_SCALE,
-            "n_latent": n_latent, "n_hidden": n_hidden or (500 if mnist else 200),
-            "likelihood": "bernoulli" if mnist else "gaussian", "sigmoid_mean": True,
-            "estimator": estimator, "n_mc_samples": n_mc_samples, "batch_size": batch_size,
-            "optimizer": optimizer, "lr": lr or (0.01 if mnist else 0.02),
-            "adagrad_warmup": int(adagrad_warmup),
-            "weight_decay": weight_decay, "budget": int(budget), "sampling": sampling,
-            "init_std": 0.01, "dtype": dtype, "seed": seed,
-            "checkpoint_every": int(checkpoint_every), "n_train_eval": N_TRAIN_EVAL}
-
-
-def n_train(config):
-    """N, the number of training points the config's data has (for --epochs)."""
-    if config["dataset"] == "frey":
-        return D.N_FREY_TRAIN
-    return 60_000 if config["train_split"] == "train_full" else D.N_MNIST_TRAIN
-
-
-def load_data(config, data_dir=None, download=None):
-    """(train, test, train_eval) Datasets as the config says; test binarized once, seeded."""
-    if config["dataset"] == "mnist":
-        train = D.mnist(config["train_split"], data_dir, download)
-        test = D.mnist("test", data_dir, download)
-        train = train.with_binarization(config["binarize"])
-        test = test.with_binarization("none" if config["binarize"] == "none" else "fixed",
-                                      rng=[config["seed"], 2])
-    else:
-        train, test = (D.frey_face(s, data_dir, download) for s in ("train", "test"))
-    n = min(config["n_train_eval"], len(train))
-    train_eval = D.Dataset(train.images[:n], train.scale, train.image_shape, name=train.name,
-                           split=train.split, binarize=train.binarize)
-    return train, test, train_eval
-
-
-def _write_json(path, obj):
-    ckpt.atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
 @contextmanager
@@ -119,14 +68,12 @@ class Run:
         self.threads = check_threads(threads)
         self.train, self.test, self.train_eval = load_data(config, data_dir, download)
         c = config
+        methods.check_method(c)
         self.vae = VAE(**{k: c[k] for k in VAE_SETTINGS}, rng=c["seed"])
         self.vae.initialize(self.train.n_features, np.dtype(c["dtype"]))
-        self.trainer = Trainer(
-            self.vae.encoder_params_, self.vae.decoder_params_, self.train, self.vae.optimizer_,
-            rng=self.vae._rng, batch_size=c["batch_size"], n_mc_samples=c["n_mc_samples"],
-            estimator=c["estimator"], weight_decay=c["weight_decay"],
-            sigmoid_mean=self.vae._sigmoid, sampling=c["sampling"], dtype=c["dtype"],
-            threads=2 if self.threads >= 2 else 1)
+        if not methods.has_encoder(c):
+            self.vae.encoder_params_ = None                  # MCEM: no encoder
+        self.trainer = methods.make_trainer(c, self.vae, self.train, self.threads)
         self.eval_rng = np.random.default_rng([c["seed"], 1])   # never touches training noise
         self.t0 = time.perf_counter()
         self.elapsed_before = 0.0
@@ -134,8 +81,8 @@ class Run:
 
     # -------------------------------------------------------------- pieces
     def evaluate(self, seen, step):
-        rec = {"samples": seen, "train_bound": self.vae.score(self.train_eval, rng=self.eval_rng),
-               "test_bound": self.vae.score(self.test, rng=self.eval_rng),
+        rec = {"samples": seen, **methods.evaluate(self.config, self.vae, self.trainer,
+                                                    self.train_eval, self.test, self.eval_rng),
                "seconds": round(self.elapsed(), 2)}
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -152,6 +99,8 @@ class Run:
         never recovers. Stopping says so instead of finishing with a useless
         model and exit status 0.
         """
+        if "train_bound" not in rec:             # MCEM logs log p(x), not a bound
+            return
         if self.initial_bound is None:
             self.initial_bound = rec["train_bound"]
             return
@@ -216,26 +165,11 @@ class Run:
         records = self.finish()
         last = records[-1] if records else None
         if last:
+            shown = ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for k, v in last.items()
+                              if k.endswith(("_bound", "_log_px")))
             echo(f"{last['samples']} training samples evaluated in {self.elapsed():.0f} s: "
-                 f"train bound {last['train_bound']:.2f}, test bound {last['test_bound']:.2f} "
-                 f"nats per datapoint ({self.out})")
+                 f"{shown} nats per datapoint ({self.out})")
         return 0
-
-
-def check_threads(threads):
-    """The number of cores a run uses: 1 (the default), or n >= 2.
-
-    1 runs everything on one core: one BLAS thread, parameter updates in turn.
-    n >= 2 gives BLAS n - 1 threads and updates the decoder on a helper thread
-    (:mod:`aevb.train`). Measured on the project's 2-core machine with two other
-    CPU-bound processes running, 1 degraded least (README, "Threads"); on a
-    quiet machine 2 gains a few per cent. Results are bitwise the same with or
-    without the helper thread; a different BLAS thread count changes them in
-    the last bits.
-    """
-    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
-        raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
-    return int(threads)
 
 
 def start(out, config, *, data_dir=None, download=None, overwrite=False, threads=1):
@@ -256,21 +190,6 @@ def start(out, config, *, data_dir=None, download=None, overwrite=False, threads
     _write_json(out / "config.json", config)
     (out / "log.jsonl").write_text("")
     return run
-
-
-def read_config(out):
-    """The config.json of run folder ``out``."""
-    path = Path(out) / "config.json"
-    if not path.is_file():
-        raise ckpt.CheckpointError(f"{out} is not an aevb run folder (no config.json)")
-    try:
-        config = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ckpt.CheckpointError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(config, dict):
-        raise ckpt.CheckpointError(f"{path} is not an aevb run config (not a JSON object)")
-    config.setdefault("adagrad_warmup", 0)      # runs from before the warm-up existed
-    return config
 
 
 def resume(out, *, budget=None, data_dir=None, download=None, echo=print, threads=1):
@@ -304,6 +223,8 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
     run = Run(out, config, data_dir, download, threads)
     for mine, theirs, tag in ((run.vae.encoder_params_, enc, "encoder"),
                               (run.vae.decoder_params_, dec, "decoder")):
+        if mine is None and theirs is None:         # MCEM has no encoder
+            continue
         if type(mine) is not type(theirs) or mine.shapes() != theirs.shapes() \
                 or mine.dtype != theirs.dtype:
             raise ckpt.CheckpointError(f"the {tag} in {out / 'checkpoint.npz'} does not fit the "
@@ -314,85 +235,9 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
     run.eval_rng.bit_generator.state = meta["eval_rng"]
     run.elapsed_before = float(meta.get("seconds", 0.0))
     records = ckpt.read_log(out / "log.jsonl", upto=run.trainer.seen)
-    run.initial_bound = records[0]["train_bound"] if records else None
+    run.initial_bound = records[0].get("train_bound") if records else None
     ckpt.atomic_write_bytes(out / "log.jsonl",
                             "".join(json.dumps(r) + "\n" for r in records).encode())
     if budget is not None:
         _write_json(out / "config.json", config)
     return run
-
-
-def load_params(out):
-    """(encoder, decoder, source) of a run: params.npz if finished, else its checkpoint."""
-    out = Path(out)
-    if (out / "params.npz").is_file():
-        return (*ckpt.load_params(out / "params.npz"), "params.npz")
-    if (out / "checkpoint.npz").is_file():
-        enc, dec, state, _ = ckpt.load(out / "checkpoint.npz")
-        return enc, dec, f"checkpoint.npz at {state['seen']} training samples"
-    raise ckpt.CheckpointError(f"{out} holds neither params.npz nor checkpoint.npz")
-
-
-def load_run(out):
-    """A fitted :class:`aevb.VAE` from run folder ``out`` (params.npz, else its checkpoint).
-
-    Its settings are the run's (config.json); ``n_samples_seen_`` says how far
-    it was trained.
-    """
-    config = read_config(out)
-    enc, dec, source = load_params(out)
-    seen = config["budget"]
-    if source.startswith("checkpoint"):
-        seen = ckpt.load(Path(out) / "checkpoint.npz")[2]["seen"]
-    vae = VAE(**{k: config[k] for k in VAE_SETTINGS}, rng=config["seed"])
-    return vae._set_fitted(enc, dec, seen)
-
-
-def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
-                        n_samples=None, paper=False, seed=0, data_dir=None, download=None):
-    """Estimate log p(x) on the first ``n_points`` of each split; write likelihood-EST[-paper].json.
-
-    ``estimator`` is ``is`` (importance sampling, K = ``n_samples``, default
-    5000) or ``hmc`` (Appendix D, ``n_samples`` posterior samples, default
-    1000; ``paper=True`` uses the paper's settings). MNIST points are
-    binarized once with a seed (the test set exactly as during training).
-    """
-    from . import likelihood as LK
-    if estimator not in ("is", "hmc"):
-        raise ValueError(f"unknown estimator {estimator!r}: use 'is' or 'hmc'")
-    out = Path(out)
-    config = read_config(out)
-    enc, dec, source = load_params(out)
-    train, test, _ = load_data(config, data_dir, download)
-    vae = VAE(config["n_latent"], config["n_hidden"], config["likelihood"],
-              sigmoid_mean=config["sigmoid_mean"])._set_fitted(enc, dec)
-    sigmoid = vae._sigmoid
-    result = {"estimator": estimator, "params": source, "seed": seed, "splits": {}}
-    rng = np.random.default_rng(seed)
-    for split in splits:
-        data = {"train": train, "test": test}[split]
-        data = D.Dataset(data.images[:n_points], data.scale, data.image_shape,
-                         binarize=data.binarize)
-        if data.binarize == "dynamic":
-            data = data.with_binarization("fixed", rng=[config["seed"], 4])
-        x = data.to_float(np.float64)
-        t0 = time.perf_counter()
-        if estimator == "is":
-            est = LK.importance_sampled(enc, dec, x, n_samples or 5000, rng, sigmoid)
-        else:
-            kw = dict(LK.PAPER) if paper else {"n_samples": n_samples or 1000}
-            est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
-        seconds = time.perf_counter() - t0
-        result["settings"] = est.settings
-        elbo = vae.score_samples(x, rng=rng, n_mc_samples=ELBO_DRAWS)
-        result["splits"][split] = {
-            "n_points": len(x), "log_px_mean": est.mean, "log_px_sem": est.sem,
-            "mc_stderr_mean": float(np.mean(est.stderr)),
-            "elbo_mean": float(elbo.mean()), "elbo_draws": ELBO_DRAWS,
-            "seconds": round(seconds, 2)}
-    result["file"] = f"likelihood-{estimator}{'-paper' if paper else ''}.json"
-    try:
-        _write_json(out / result["file"], result)
-    except OSError as e:
-        result["write_error"] = f"could not write {out / result['file']} ({e.strerror})"
-    return result

@@ -321,7 +321,8 @@ def test_evaluate_on_a_read_only_folder_prints_the_result_and_says_it_is_not_sav
 
     def read_only(path, obj):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
-    monkeypatch.setattr(runs, "_write_json", read_only)
+    from aevb import evaluation
+    monkeypatch.setattr(evaluation, "_write_json", read_only)
     code, stdout, err = _main(["evaluate", str(out), "--n-points", "20", "--n-samples", "10",
                                "--data-dir", str(real_data_dir)], capsys)
     assert code == 2 and "test: log p(x) = " in stdout
