@@ -25,8 +25,8 @@
 #
 # Then we measure what Sections 2.2–2.3 state in words: the score-function gradient "exhibits very high variance",
 # and estimator B "typically" has less variance than A. Full mode trains the paper's MNIST model ($N_z = 20$, 500 hidden units)
-# for $2 \times 10^5$ samples (the paper trains for $10^7$ and more) and takes a few minutes on one core; `AEVB_QUICK=1` uses a small
-# model and a few draws and runs in well under a minute.
+# for $2 \times 10^5$ samples (the paper trains for $10^7$ and more); its variance study took 10 minutes on a busy two-core machine,
+# and the last section adds three such trainings. `AEVB_QUICK=1` uses a small model and a few draws (about 10 s of CPU time).
 
 # %%
 import os
