@@ -42,18 +42,16 @@ Choices where the paper is silent or ambiguous:
 MCEM has no encoder, so it has no variational bound: measure it by its
 marginal likelihood (:func:`log_likelihood`, the Appendix D estimator with
 chains started from the persistent ones or from the prior).
+:class:`aevb.baselines.MCEM` is the user-facing object.
 """
 import math
 
 import numpy as np
 
-from . import networks as nets
 from .hmc import hmc, transition
 from .likelihood import Estimate, _fit_density, _logsumexp, log_joint
-from .model import VAE
-from .optim import WARMUP_STEPS, make_optimizer
 from .train import NonFiniteError, Trainer
-from .wakesleep import _run, joint_gradient
+from .wakesleep import joint_gradient
 
 ADAPT_RATE = 1.02        # the authors' alpha
 TARGET_ACCEPT = 0.9      # Appendix E
@@ -240,84 +238,3 @@ def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_l
         "n_samples": per_chain * C, "n_chains": C, "n_leapfrog": n_leapfrog,
         "burn_in": burn_in, "density": density, "target_accept": target_accept,
         "accept_rate_mean": float(accept.mean()), "accept_rate_min": float(accept.min())})
-
-
-class MCEM(VAE):
-    """The decoder of :class:`aevb.model.VAE`, without an encoder, trained by Monte Carlo EM.
-
-    Takes VAE's parameters except ``estimator`` and ``n_mc_samples`` (MCEM has
-    neither), and ``n_leapfrog`` (10), ``n_updates`` (5), ``step_size`` (0.1):
-    see :class:`MCEMTrainer`. ``score`` is the marginal likelihood estimated
-    by :func:`log_likelihood`: there is no bound without an encoder.
-
-    Attributes
-    ----------
-    decoder_params_ : BernoulliMLPParams or GaussianMLPParams
-    encoder_params_ : None
-    chains_ : ndarray (N, J), the persistent latent samples after ``fit``
-    step_sizes_ : ndarray (N,)
-    accept_rate_ : float, over all transitions of ``fit``
-    n_samples_seen_ : int
-    """
-
-    def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
-                 sigmoid_mean=True, batch_size=100, optimizer="adagrad", lr=None,
-                 adagrad_warmup=WARMUP_STEPS, weight_decay=True, budget=1_000_000,
-                 sampling="shuffle", init_std=nets.INIT_STD, dtype=None, rng=None,
-                 progress=None, n_leapfrog=10, n_updates=5, step_size=0.1):
-        super().__init__(n_latent, n_hidden, likelihood, sigmoid_mean=sigmoid_mean,
-                         batch_size=batch_size, optimizer=optimizer, lr=lr,
-                         adagrad_warmup=adagrad_warmup, weight_decay=weight_decay,
-                         budget=budget, sampling=sampling, init_std=init_std, dtype=dtype,
-                         rng=rng, progress=progress)
-        self.n_leapfrog = n_leapfrog
-        self.n_updates = n_updates
-        self.step_size = step_size
-
-    def _check_fitted(self):
-        if getattr(self, "decoder_params_", None) is None:
-            raise RuntimeError("this MCEM is not fitted yet: call fit(X) first")
-
-    def initialize(self, n_features, dtype=np.float64):
-        """Draw a fresh decoder (Section 5's N(0, 0.01^2)); there is no encoder."""
-        self._check_params()
-        self._rng = rng = np.random.default_rng(self.rng)
-        init = nets.init_bernoulli_mlp if self.likelihood == "bernoulli" else nets.init_gaussian_mlp
-        self.encoder_params_ = None
-        self.decoder_params_ = init(self.n_latent, self.n_hidden, n_features, rng=rng,
-                                    std=self.init_std, dtype=dtype)
-        self.optimizer_ = make_optimizer(self.optimizer, self.lr_, self.adagrad_warmup)
-        self.n_samples_seen_ = 0
-        return self
-
-    def fit(self, X, callback=None, eval_points=None):
-        """Train from a fresh initialization by Monte Carlo EM; returns self."""
-        self._check_params()
-        data = self._as_dataset(X)
-        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
-                                        else np.float64))
-        self.initialize(data.n_features, dtype)
-        trainer = MCEMTrainer(
-            None, self.decoder_params_, data, self.optimizer_, rng=self._rng,
-            batch_size=self.batch_size, weight_decay=self.weight_decay,
-            sigmoid_mean=self._sigmoid, sampling=self.sampling, dtype=dtype,
-            n_leapfrog=self.n_leapfrog, n_updates=self.n_updates, step_size=self.step_size)
-        _run(self, trainer, callback, eval_points)
-        self.chains_, self.step_sizes_ = trainer.z, trainer.step_size
-        self.accept_rate_ = trainer.accept_rate
-        return self
-
-    def score_samples(self, X, rng=None, z0=None, **settings):
-        """log p(x) of each row by :func:`log_likelihood` (``settings`` are its keywords)."""
-        self._check_fitted()
-        X = self._as_dataset(X).to_float(self.decoder_params_.dtype)
-        return log_likelihood(self.decoder_params_, X, rng, z0=z0, sigmoid_mean=self._sigmoid,
-                              **settings).log_px
-
-    def score(self, X, rng=None, z0=None, **settings):
-        """Mean estimated log p(x) per datapoint, in nats (not a bound)."""
-        return float(np.mean(self.score_samples(X, rng, z0, **settings)))
-
-    def transform(self, X):
-        raise NotImplementedError("MCEM has no encoder, so no posterior means: draw posterior "
-                                  "samples with aevb.hmc.hmc on aevb.likelihood.log_joint")

@@ -18,7 +18,8 @@ does not: the wake phase is the bound's gradient in theta (the bound is
 model's own posterior in the wrong direction, KL(p || q) averaged over
 dreams, instead of KL(q || p) averaged over the data, so no single function
 has both updates as its gradient. What Figure 2 plots for it is the ordinary
-SGVB bound of its encoder and decoder (:meth:`aevb.model.VAE.score`).
+SGVB bound of its encoder and decoder (:meth:`aevb.model.VAE.score`;
+:class:`aevb.baselines.WakeSleep` is the user-facing object).
 
 The noise (eps for the wake phase, z and the uniforms or normals of the
 dreams) is an argument of every function checked by finite differences, as
@@ -33,10 +34,8 @@ import numpy as np
 from .distributions import (gaussian_log_likelihood_backward, gaussian_log_likelihood_forward,
                             posterior_log_density_forward, standard_normal_log_density_forward)
 from .layers import sigmoid
-from .model import VAE, _watched
-from .networks import (INIT_STD, BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
+from .networks import (BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
                        gaussian_mlp_forward)
-from .optim import WARMUP_STEPS
 from .sgvb import (_add_prior_gradient, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
 from .train import NonFiniteError, Trainer, _helper
@@ -254,52 +253,5 @@ class WakeSleepTrainer(Trainer):
         return bound
 
 
-class WakeSleep(VAE):
-    """The VAE of :class:`aevb.model.VAE` trained by wake-sleep instead of AEVB.
-
-    Takes VAE's parameters except ``estimator`` (wake-sleep's updates use
-    none), and ``n_dreams`` (None: the minibatch size M). ``score`` is the
-    SGVB bound of the fitted encoder and decoder (estimator B, fresh noise),
-    which is what the paper plots for wake-sleep.
-    """
-    def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
-                 sigmoid_mean=True, n_mc_samples=1, batch_size=100, optimizer="adagrad",
-                 lr=None, adagrad_warmup=WARMUP_STEPS, weight_decay=True, budget=1_000_000,
-                 sampling="shuffle", init_std=INIT_STD, dtype=None, rng=None, progress=None,
-                 n_dreams=None):
-        super().__init__(n_latent, n_hidden, likelihood, sigmoid_mean=sigmoid_mean,
-                         n_mc_samples=n_mc_samples, batch_size=batch_size, optimizer=optimizer,
-                         lr=lr, adagrad_warmup=adagrad_warmup, weight_decay=weight_decay,
-                         budget=budget, sampling=sampling, init_std=init_std, dtype=dtype,
-                         rng=rng, progress=progress)
-        self.n_dreams = n_dreams
-
-    def fit(self, X, callback=None, eval_points=None):
-        """Train from a fresh initialization by wake-sleep; returns self."""
-        self._check_params()
-        data = self._as_dataset(X)
-        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
-                                        else np.float64))
-        self.initialize(data.n_features, dtype)
-        trainer = WakeSleepTrainer(
-            self.encoder_params_, self.decoder_params_, data, self.optimizer_, rng=self._rng,
-            batch_size=self.batch_size, n_mc_samples=self.n_mc_samples,
-            weight_decay=self.weight_decay, sigmoid_mean=self._sigmoid,
-            sampling=self.sampling, dtype=dtype, n_dreams=self.n_dreams)
-        return _run(self, trainer, callback, eval_points)
-
-
-def _run(model, trainer, callback, eval_points):
-    """Run ``trainer`` to ``model.budget`` as VAE.fit does; returns ``model``."""
-    def on_eval(seen, step):
-        model.n_samples_seen_ = seen
-        if callback is not None:
-            callback(model, seen)
-    trainer.run(model.budget, callback=on_eval, eval_points=eval_points,
-                progress=_watched() if model.progress is None else model.progress)
-    model.n_samples_seen_ = trainer.seen
-    return model
-
-
-__all__ = ["WakeSleep", "WakeSleepTrainer", "dream", "dream_noise",
+__all__ = ["WakeSleepTrainer", "dream", "dream_noise",
            "joint_gradient", "sleep_phase", "wake_phase"]

@@ -28,9 +28,8 @@ import numpy as np
 
 import aevb
 from aevb import VAE, data
+from aevb.baselines import MCEM, WakeSleep
 from aevb.figures import paper_values
-from aevb.mcem import MCEM
-from aevb.wakesleep import WakeSleep
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())

@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 
 from aevb import networks as nets
+from aevb.baselines import MCEM
 from aevb.data import Dataset
 from aevb.gradcheck import check_gradient
 from aevb.likelihood import grid
-from aevb.mcem import MCEM, MCEMTrainer, adapt_step_size, e_step, log_likelihood
+from aevb.mcem import MCEMTrainer, adapt_step_size, e_step, log_likelihood
 from aevb.optim import Adagrad
 from aevb.wakesleep import joint_gradient
 

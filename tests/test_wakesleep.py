@@ -4,11 +4,12 @@ import pytest
 
 from aevb import checkpoint as ckpt
 from aevb import networks as nets
+from aevb.baselines import WakeSleep
 from aevb.data import Dataset
 from aevb.gradcheck import check_gradient
 from aevb.optim import Adagrad
 from aevb.sgvb import lower_bound
-from aevb.wakesleep import (WakeSleep, WakeSleepTrainer, dream, dream_noise, joint_gradient,
+from aevb.wakesleep import (WakeSleepTrainer, dream, dream_noise, joint_gradient,
                             sleep_phase, wake_phase)
 
 LOG2PI = np.log(2 * np.pi)
