@@ -147,12 +147,11 @@ def _train_stages(spec, folder, data_dir, download, threads):
         run = None
         if not (folder / "config.json").is_file():
             run = runs.start(folder, {**config, "budget": stage}, data_dir=data_dir,
-                             download=download, overwrite=True)
+                             download=download, overwrite=True, threads=threads)
         elif n < stage or not finished(folder):
             run = runs.resume(folder, budget=stage, data_dir=data_dir, download=download,
-                              echo=_quiet)
+                              echo=_quiet, threads=threads)
         if run is not None:
-            run.trainer.threads = threads      # bitwise the same results with 1 or 2
             if run.run(progress=False, echo=_quiet) != 0:
                 return "interrupted"
         if spec.stages and stage not in {r["samples"] for r in curve_records(folder)}:

@@ -102,8 +102,8 @@ def figure2(out, manifest, path):
     paper = paper_values("figure2")
     datasets = [d for d in ("mnist", "frey") if any(e["dataset"] == d for e in entries)]
     cols = max(len({e["n_latent"] for e in entries if e["dataset"] == d}) for d in datasets)
-    fig, axes = plt.subplots(len(datasets), cols, figsize=(3.2 * cols, 3.0 * len(datasets)),
-                             squeeze=False)
+    size = (max(3.2 * cols, 8), 3.2 * len(datasets))
+    fig, axes = plt.subplots(len(datasets), cols, figsize=size, squeeze=False)
     for row, d in zip(axes, datasets):
         nzs = sorted({e["n_latent"] for e in entries if e["dataset"] == d})
         for ax, nz in zip(row, nzs):
@@ -121,7 +121,7 @@ def figure2(out, manifest, path):
     _legend(axes[0, 0], {e["method"] for e in entries})
     fig.suptitle(f"Figure 2: lower bound; lines: this sweep (budgets reached: "
                  f"{_reached(out, entries)}; {entries[0]['dtype']})\n{PAPER_NOTE}", fontsize=9)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -147,7 +147,7 @@ def figure3(out, manifest, path):
     fig.suptitle(f"Figure 3 (N_z = 3, 100 hidden, Appendix D estimator); lines: this sweep "
                  f"(budgets reached: {_reached(out, entries) or 'none'})\n{PAPER_NOTE}",
                  fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -165,7 +165,8 @@ def load_vae(folder):
 
 def _image_panels(out, entries, path, title, images_of):
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(entries), figsize=(4.2 * len(entries), 4.6), squeeze=False)
+    fig, axes = plt.subplots(1, len(entries), figsize=(max(4.2 * len(entries), 8), 5),
+                             squeeze=False)
     for ax, e in zip(axes[0], entries):
         vae, config, _ = load_vae(Path(out) / e["folder"])
         shape = (28, 28) if config["dataset"] == "mnist" else (28, 20)
@@ -176,7 +177,7 @@ def _image_panels(out, entries, path, title, images_of):
                      f"training samples", fontsize=9)
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -55,7 +55,8 @@ def test_figure2_plan_has_the_papers_18_curves():
 
 
 def test_figures_share_runs_and_take_the_larger_budget():
-    """Catches training Figure 5's N_z = 20 model twice, or a shared run cut to the smaller budget."""
+    """Catches training Figure 5's N_z = 20 model twice, or a shared run cut to the smaller
+    budget."""
     specs = {s.name: s for s in R.plan(list(R.FIGURES), methods=["aevb"])}
     nz20 = specs["mnist-aevb-nz20-h500"]
     assert set(nz20.figures) == {"figure2", "figure5"} and nz20.budget == 10**8
