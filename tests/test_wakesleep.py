@@ -220,3 +220,24 @@ def test_wake_sleep_learns_real_mnist(real_data_dir):
     mixed = WakeSleep(n_latent=5, n_hidden=50)
     mixed.encoder_params_, mixed.decoder_params_ = enc0, ws.decoder_params_
     assert trained > mixed.score(test, rng=1) + 1, (trained, mixed.score(test, rng=1))
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_non_finite_step_changes_nothing(threads):
+    """A NaN in the decoder makes the step raise NonFiniteError before any update: parameters,
+    Adagrad's state and the counters are as before. Catches the decoder's update (on the helper
+    thread) starting before both phases' values are checked."""
+    from aevb.train import NonFiniteError
+    tr = _trainer(threads=threads)
+    tr.run(3 * 10, eval_points=[])
+    tr.dec.W_logits[0, 0] = np.nan
+    before = [a.copy() for a in tr.enc.arrays() + tr.dec.arrays()]
+    state = [[a.copy() for a in s] for s in tr.optimizer.state]
+    with pytest.raises(NonFiniteError, match="parameters were left as they were"):
+        tr.minibatch_step()
+    for a, b in zip(before, tr.enc.arrays() + tr.dec.arrays()):
+        np.testing.assert_array_equal(a, b)
+    for sa, sb in zip(state, tr.optimizer.state):
+        for a, b in zip(sa, sb):
+            np.testing.assert_array_equal(a, b)
+    assert tr.optimizer.t == 3 and tr.seen == 30
