@@ -19,17 +19,26 @@ def test_exact_invariance_when_started_in_the_target():
     Catches: a Metropolis test that accepts too often (always, or with the kinetic
     energy's sign flipped): at step 1.0 the leapfrog's energy error is large enough
     that five such iterations inflate the covariance by about 0.2, against 0.06 allowed.
+    Every kept sample is checked, so a sample slot left unwritten shows too.
     """
     rng = np.random.default_rng(0)
     M = 20_000
     z0 = rng.multivariate_normal(MEAN, COV, size=M)
     res = hmc(gaussian_target, z0, 5, rng, step_size=1.0, burn_in=0, n_leapfrog=3)
-    z = res.samples[-1]
     se = np.sqrt(np.diag(COV) / M)
-    assert np.all(np.abs(z.mean(0) - MEAN) < 4 * se), z.mean(0)
-    np.testing.assert_allclose(np.cov(z.T), COV, atol=0.06)
-    assert not np.allclose(z, z0)                        # it did move
+    for z in res.samples:
+        assert np.all(np.abs(z.mean(0) - MEAN) < 4 * se), z.mean(0)
+        np.testing.assert_allclose(np.cov(z.T), COV, atol=0.06)
+    assert not np.allclose(res.samples[0], z0)           # it did move
     assert 0.3 < res.accept_rate.mean() < 1.0
+
+
+def test_thinning_keeps_every_thin_th_iteration_after_burn_in():
+    """Catches: ``thin`` ignored, or counted from the start instead of from the end of burn-in."""
+    z0 = np.zeros((7, 2))
+    every = hmc(gaussian_target, z0, 9, np.random.default_rng(3), burn_in=5)
+    third = hmc(gaussian_target, z0, 3, np.random.default_rng(3), burn_in=5, thin=3)
+    np.testing.assert_array_equal(third.samples, every.samples[::3])
 
 
 def test_moments_from_a_bad_start_with_tuning():
