@@ -10,8 +10,10 @@ __version__ = "0.1.0"
 from . import (checkpoint, data, datafiles, distributions, gradcheck, hmc,  # noqa: E402
                layers, likelihood, networks, optim, plotting, sgvb, train)
 from .model import VAE  # noqa: E402
+from .baselines import MCEM, WakeSleep  # noqa: E402
+from .fullvb_model import FullVB  # noqa: E402
 from .runs import load_run  # noqa: E402
 
-__all__ = ["VAE", "load_run", "__version__", "checkpoint", "data", "datafiles", "distributions",
+__all__ = ["VAE", "WakeSleep", "MCEM", "FullVB", "load_run", "__version__", "checkpoint", "data", "datafiles", "distributions",
            "gradcheck", "hmc", "layers", "likelihood", "networks", "optim", "plotting",
            "sgvb", "train"]

@@ -199,9 +199,10 @@ def cmd_evaluate(args):
         n_samples=args.n_samples, paper=args.paper, seed=args.seed, data_dir=args.data_dir,
         download=False if args.offline else None)
     for split, r in res["splits"].items():
+        elbo = (f"; ELBO {r['elbo_mean']:.2f}, {r['elbo_draws']} draws per point"
+                if "elbo_mean" in r else "")
         print(f"{split}: log p(x) = {r['log_px_mean']:.2f} +- {r['log_px_sem']:.2f} nats "
-              f"({args.estimator}, {r['n_points']} points, {r['seconds']:.1f} s; "
-              f"ELBO {r['elbo_mean']:.2f}, {r['elbo_draws']} draws per point)")
+              f"({args.estimator}, {r['n_points']} points, {r['seconds']:.1f} s{elbo})")
     if "write_error" in res:
         print(f"aevb evaluate: error: {res['write_error']}; the result above is not saved",
               file=sys.stderr)

@@ -36,6 +36,12 @@ def load_run(out):
     it was trained.
     """
     config = read_config(out)
+    if config["method"] not in ("aevb", "wake-sleep") or config["posterior"] != "gaussian":
+        what = config["method"] if config["posterior"] == "gaussian" else \
+            f"{config['posterior']}-posterior"
+        raise ValueError(f"{out} is a {what} run: load_run gives a VAE (Gaussian q(z|x)) for "
+                         f"aevb and wake-sleep runs only; read its parameters with "
+                         f"aevb.runs.load_params")
     enc, dec, source = load_params(out)
     seen = config["budget"]
     if source.startswith("checkpoint"):
@@ -58,11 +64,20 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
         raise ValueError(f"unknown estimator {estimator!r}: use 'is' or 'hmc'")
     out = Path(out)
     config = read_config(out)
+    if config["posterior"] != "gaussian":
+        raise ValueError(f"{out} has a {config['posterior']} posterior: aevb evaluate's "
+                         f"estimators use a Gaussian q(z|x) (is) or the encoder's means (hmc)")
+    mcem = config["method"] == "mcem"
+    if mcem and estimator == "is":
+        raise ValueError(f"{out} is an MCEM run, which has no encoder to propose from: use "
+                         f"--estimator hmc (Appendix D)")
     enc, dec, source = load_params(out)
     train, test, _ = load_data(config, data_dir, download)
     vae = VAE(config["n_latent"], config["n_hidden"], config["likelihood"],
-              sigmoid_mean=config["sigmoid_mean"])._set_fitted(enc, dec)
+              sigmoid_mean=config["sigmoid_mean"])
     sigmoid = vae._sigmoid
+    if not mcem:
+        vae._set_fitted(enc, dec)
     result = {"estimator": estimator, "params": source, "seed": seed, "splits": {}}
     rng = np.random.default_rng(seed)
     for split in splits:
@@ -77,15 +92,20 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
             est = LK.importance_sampled(enc, dec, x, n_samples or 5000, rng, sigmoid)
         else:
             kw = dict(LK.PAPER) if paper else {"n_samples": n_samples or 1000}
-            est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
+            if mcem:                                   # chains start from the prior
+                from .mcem import log_likelihood
+                est = log_likelihood(dec, x, rng, sigmoid_mean=sigmoid, **kw)
+            else:
+                est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
         seconds = time.perf_counter() - t0
         result["settings"] = est.settings
-        elbo = vae.score_samples(x, rng=rng, n_mc_samples=ELBO_DRAWS)
         result["splits"][split] = {
             "n_points": len(x), "log_px_mean": est.mean, "log_px_sem": est.sem,
-            "mc_stderr_mean": float(np.mean(est.stderr)),
-            "elbo_mean": float(elbo.mean()), "elbo_draws": ELBO_DRAWS,
-            "seconds": round(seconds, 2)}
+            "mc_stderr_mean": float(np.mean(est.stderr)), "seconds": round(seconds, 2)}
+        if not mcem:                                   # MCEM has no bound
+            elbo = vae.score_samples(x, rng=rng, n_mc_samples=ELBO_DRAWS)
+            result["splits"][split].update(elbo_mean=float(elbo.mean()),
+                                           elbo_draws=ELBO_DRAWS)
     result["file"] = f"likelihood-{estimator}{'-paper' if paper else ''}.json"
     try:
         _write_json(out / result["file"], result)

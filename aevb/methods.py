@@ -88,11 +88,15 @@ def evaluate(config, vae, trainer, train_eval, test, rng):
         from .likelihood import PAPER
         from .mcem import log_likelihood
         rec = {}
+        n = min(MCEM_EVAL_POINTS, len(train_eval))
         for name, data in (("train", train_eval), ("test", test)):
-            x = data.batch(slice(0, MCEM_EVAL_POINTS), np.float64, rng)
-            est = log_likelihood(trainer.dec.astype(np.float64), x, rng,
+            x = data.batch(slice(0, n), np.float64, rng)
+            z0 = trainer.z[:n] if name == "train" else None   # train_eval: the first rows
+            est = log_likelihood(trainer.dec.astype(np.float64), x, rng, z0=z0,
                                  sigmoid_mean=vae._sigmoid, **PAPER)
             rec[f"{name}_log_px"] = est.mean
+        rec["accept_rate"] = trainer.n_accepted / max(1, trainer.n_transitions)
+        rec["step_size_median"] = float(np.median(trainer.step_size))
         return rec
     if method == "full-vb":
         from .fullvb_model import eq14_bound
