@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from aevb import engines as E
 from aevb import figures as F
 from aevb import reproduce as R
 from aevb import runs
@@ -210,3 +211,37 @@ def test_figures_and_table_come_from_the_run_folders(reference, tmp_path):
     assert checked == 4
     fake = {"runs": {k: dict(e, figures=["figure5"]) for k, e in manifest["runs"].items()}}
     assert F.figure5(reference, fake, tmp_path / "f5.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_figure3_estimates_are_taken_at_each_stage(real_data_dir, tmp_path, monkeypatch):
+    """Catches an Appendix D estimate taken from the wrong parameters (not the stage's), a
+    stage skipped or repeated on resume, N_train = 1000 not reaching the run's config, or
+    staged training whose log differs from a run trained straight to the budget."""
+    monkeypatch.setattr(R, "FIG3_STAGES", (2_000, 5_000))
+    calls = []
+
+    def fake_estimate(folder, estimator, *, splits, paper, **kw):
+        assert estimator == "hmc" and paper and tuple(splits) == ("train", "test")
+        _, dec, source = runs.load_params(folder)
+        calls.append(R.seen(folder))
+        value = float(dec.b_logits.sum())         # a function of the stage's parameters
+        return {"splits": {s: {"log_px_mean": value, "log_px_sem": 0.0} for s in splits}}
+    monkeypatch.setattr(runs, "evaluate_likelihood", fake_estimate)
+    spec, = [s for s in R.plan(["figure3"], methods=["aevb"], budget=10_000, n_hidden=20,
+                               checkpoint_every=1_000) if s.n_train == 1000]
+    assert spec.stages == (2_000, 5_000, 10_000)
+    assert E.train_one(spec, tmp_path / "s")["state"] == "done"
+    folder = tmp_path / "s" / "runs" / spec.name
+    assert runs.read_config(folder)["n_train"] == 1000
+    recs = E.curve_records(folder)
+    assert [r["samples"] for r in recs] == [2_000, 5_000, 10_000] == calls
+    straight = tmp_path / "straight"
+    runs.start(straight, runs.make_config("mnist", n_latent=3, n_hidden=20, budget=10_000,
+                                          dtype="float32", checkpoint_every=1_000,
+                                          n_train=1000)).run(progress=False, echo=lambda *a: 0)
+    assert log_without_seconds(straight) == log_without_seconds(folder)
+    with np.load(straight / "params.npz") as z:
+        assert recs[-1]["test_log_px"] == float(z["decoder.b_logits"].sum())
+    assert R.state(spec, folder) == "done"
+    assert E.train_one(spec, tmp_path / "s")["state"] == "done" and len(calls) == 3
