@@ -195,10 +195,10 @@ def run_dask(todo, out, address, kw):
 class Progress:
     """One tqdm bar for the sweep, fed from the run folders' checkpoints every second."""
 
-    def __init__(self, specs, out, enabled):
+    def __init__(self, specs, out, enabled, done_runs=0):
         self.specs, self.out = specs, Path(out)
-        self.done_runs = 0
-        self.stop = threading.Event()
+        self.done_runs = done_runs
+        self.stop, self.lock = threading.Event(), threading.Lock()
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
@@ -219,10 +219,11 @@ class Progress:
             self.update()
 
     def update(self, run_finished=False):
-        self.done_runs += run_finished
-        if self.bar is not None:
-            self.bar.update(max(0, self._samples() - self.bar.n))
-            self._show()
+        with self.lock:                   # called by the polling thread and the sweep
+            self.done_runs += run_finished
+            if self.bar is not None:
+                self.bar.update(max(0, self._samples() - self.bar.n))
+                self._show()
 
     def close(self):
         self.stop.set()

@@ -206,7 +206,8 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
     echo(f"{len(specs) - len(todo) - len(skipped)} of {len(specs)} runs already done; "
          f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
     kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
-    bar = Progress([s for s in specs if s not in skipped], out, progress)
+    bar = Progress([s for s in specs if s not in skipped], out, progress,
+                   done_runs=len(specs) - len(todo) - len(skipped))
     by_name = {s.name: s for s in specs}
     status = 0
     try:
