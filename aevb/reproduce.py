@@ -246,12 +246,12 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
 
 def add_parser(subparsers):
     """``aevb reproduce FIGURE ...`` (registered through aevb.cli.EXTENSIONS)."""
-    from .cli import _positive_int
+    from .cli import _budget, _positive_int
     r = subparsers.add_parser("reproduce", help="train and draw the paper's Figures 2-5 "
                               "(a resumable sweep on local cores or a Dask cluster)")
     r.add_argument("figure", help="figure2, figure3, figure4, figure5 or all")
     r.add_argument("--out", default="results", help="sweep folder (default: results)")
-    r.add_argument("--budget", type=_positive_int, default=None,
+    r.add_argument("--budget", type=_budget, default=None,
                    help="training samples per curve (default: the paper's: 1e8 for Figure 2, "
                    "6e7 for Figure 3, 1e7 for the models of Figures 4 and 5)")
     r.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="mnist, frey")
@@ -268,7 +268,8 @@ def add_parser(subparsers):
     r.add_argument("--jobs", type=int, default=None,
                    help=f"local processes (default: the machine's {os.cpu_count()} cores)")
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="a Dask scheduler (tcp://host:8786) instead of local processes")
+                   help="a Dask scheduler (tcp://host:8786) instead of local processes "
+                   "(then --jobs is not used: each worker thread trains one run)")
     r.add_argument("--data-dir", default=None)
     r.add_argument("--offline", action="store_true", help="never download")
     r.add_argument("--no-progress", action="store_true")
