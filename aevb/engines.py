@@ -24,13 +24,18 @@ from . import runs
 CURVE_FILE = "likelihood-curve.jsonl"     # Figure 3: Appendix D estimates at stages
 
 
-def seen(folder):
-    """Training samples evaluated by the run in ``folder`` at its last checkpoint (0 if none)."""
+def checkpoint_meta(folder):
+    """The JSON part of a run's checkpoint.npz (read alone, not the arrays); {} if none."""
     try:
         with np.load(Path(folder) / "checkpoint.npz", allow_pickle=False) as z:
-            return int(json.loads(str(z["meta"]))["seen"])
+            return json.loads(str(z["meta"]))
     except (OSError, KeyError, ValueError, EOFError):
-        return 0
+        return {}
+
+
+def seen(folder):
+    """Training samples evaluated by the run in ``folder`` at its last checkpoint (0 if none)."""
+    return int(checkpoint_meta(folder).get("seen", 0))
 
 
 def curve_records(folder):

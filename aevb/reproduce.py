@@ -26,12 +26,10 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from . import __version__
 from . import checkpoint as ckpt
 from . import runs
-from .engines import Progress, run_dask, run_local, seen, state
+from .engines import Progress, checkpoint_meta, run_dask, run_local, seen, state
 
 FIGURES = ("figure2", "figure3", "figure4", "figure5")
 DATASETS = ("mnist", "frey")
@@ -163,9 +161,9 @@ def _entry(spec, out, run_state, result=None):
     extra = d.pop("extra")
     entry = {**d, "dtype": extra.get("dtype"), "folder": f"runs/{spec.name}",
              "state": run_state, "samples": seen(folder)}
-    if (folder / "checkpoint.npz").is_file():
-        with np.load(folder / "checkpoint.npz", allow_pickle=False) as z:
-            entry["seconds"] = round(float(json.loads(str(z["meta"])).get("seconds", 0)), 1)
+    meta = checkpoint_meta(folder)
+    if meta:
+        entry["seconds"] = round(float(meta.get("seconds", 0)), 1)
     if result and result.get("error"):
         entry["error"] = result["error"]
     return entry
@@ -194,8 +192,8 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
             skipped.append(s)
             manifest["runs"][s.name] = {**_entry(s, out, "unsupported"), "error": str(e)}
             continue
-        st = state(s, out / "runs" / s.name)
-        manifest["runs"][s.name] = _entry(s, out, "running" if st != "done" else st)
+        st = state(s, out / "runs" / s.name)       # pending, interrupted, extend or done
+        manifest["runs"][s.name] = _entry(s, out, st)
         if st != "done":
             todo.append(s)
     manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
@@ -209,13 +207,14 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
     bar = Progress([s for s in specs if s not in skipped], out, progress,
                    done_runs=len(specs) - len(todo) - len(skipped))
     by_name = {s.name: s for s in specs}
-    status = 0
+    status, reported = 0, set()
     try:
         results = (run_dask(todo, out, scheduler, kw) if scheduler
                    else run_local(todo, out, jobs, kw))
         for res in results:
             s = by_name[res["name"]]
             ok = res["state"] == "done"
+            reported.add(s.name)
             manifest["runs"][s.name] = _entry(s, out, res["state"], res)
             write_manifest(out, manifest)
             bar.update(run_finished=ok)
@@ -228,7 +227,7 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
     finally:
         bar.close()
         for s in todo:                       # the folders are the truth
-            if manifest["runs"][s.name]["state"] == "running":
+            if s.name not in reported:
                 manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
         manifest["sweep"]["status"] = {0: "finished", 130: "interrupted"}.get(status, "failed")
         write_manifest(out, manifest)
