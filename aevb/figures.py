@@ -14,7 +14,7 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from . import runs
-from .engines import CURVE_FILE
+from .engines import CURVE_FILE, finished, seen
 from .model import VAE
 from .plotting import image_grid, latent_grid
 from .reproduce import HIDDEN, METHODS
@@ -173,8 +173,7 @@ def _image_panels(out, entries, path, title, images_of):
         images, n_cols, what = images_of(vae, config)
         ax.imshow(image_grid(np.clip(images, 0, 1), shape, n_cols), cmap="gray", vmin=0, vmax=1)
         ax.set_title(f"{config['dataset']}, $N_z$ = {config['n_latent']}: {what}\n"
-                     f"{runs.read_config(Path(out) / e['folder'])['budget']:.0e} "
-                     f"training samples", fontsize=9)
+                     f"{seen(Path(out) / e['folder']):.0e} training samples", fontsize=9)
         ax.axis("off")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
@@ -275,9 +274,8 @@ def draw(out, figures, manifest):
     for fig in figures:
         entries = _entries(manifest, fig)
         ready = [e for e in entries if (out / e["folder"] / "log.jsonl").is_file()
-                 and (fig in ("figure2", "figure3")
-                      or (out / e["folder"] / "params.npz").is_file())]
+                 and (fig in ("figure2", "figure3") or finished(out / e["folder"]))]
         if ready:
-            sub = {"runs": {e["name"] if "name" in e else e["folder"]: e for e in ready}}
+            sub = {"runs": {e["folder"]: e for e in ready}}
             paths.append(draw_one[fig](out, sub, out / f"{fig}.png"))
     return paths + write_table(out, manifest)
