@@ -1,6 +1,6 @@
 """MNIST classifiers by hand, for the adversarial examples of Szegedy et al. (arXiv 1312.6199).
 
-Section 4.3 and Table 1 of "Intriguing properties of neural networks" attack
+Section 4.2 and Table 1 of "Intriguing properties of neural networks" attack
 fully connected softmax classifiers: FC10(lambda) (a softmax on the pixels
 with weight decay lambda), FC100-100-10 and FC200-200-10 (two hidden layers),
 and AE400-10 (a softmax on an autoencoder's 400 features). This module builds
