@@ -136,7 +136,7 @@ for label, r in rows.items():
 # control variate. The non-Gaussian families have no estimator B here.
 
 # %%
-draws = 200 if QUICK else 2_000
+draws = 100 if QUICK else 2_000
 for label, vae in models.items():
     bv = variance.bound_variance(vae.encoder_params_, vae.decoder_params_, x, ["A", "B", "A:laplace", "A:student-t"], n_draws=draws, rng=2)
     print(label, {k: f"variance {v:.3g} nats^2, mean bound {m:.2f}" for k, (v, m) in bv.items()})
@@ -146,11 +146,12 @@ for label, vae in models.items():
 # ## Training with a non-Gaussian posterior
 #
 # The same model trained with the same budget, noise seed and Adagrad settings, with q(z|x) Gaussian, Laplace or Student's t
-# (ν = 5), each with estimator A; the test bound is estimator A with each model's own posterior and fresh noise.
+# (ν = 5), each with estimator A; the test bound is estimator A with each model's own posterior and fresh noise (quick mode: on 1,000 test digits).
 # `benchmarks/posterior_bound.py` runs the same comparison at the paper's MNIST size for $10^6$ samples (the README quotes it).
 
 # %%
 test = data.mnist("test").with_binarization("fixed", rng=0)
+test = data.Dataset(test.images[:1000], 1.0, (28, 28), binarize="fixed") if QUICK else test
 test_bound = {}
 for name in ["gaussian", "laplace", "student-t"]:
     vae = VAE(n_latent=J, n_hidden=H, rng=0).initialize(784)
