@@ -180,10 +180,24 @@ def check_reported_examples(folder):
 
 
 def test_committed_results_report_only_verified_examples():
-    """results/adversarial/ as committed: every example is what the table says, and the
-    input gradient of every saved model passes a directional finite-difference check."""
+    """results/adversarial/ as committed: every example is what the table says, the logits
+    agree with the README's definition computed from the raw arrays (catches a loader that
+    drops or reorders a layer, or forgets the encoder), and the input gradient of every saved
+    model passes a directional finite-difference check."""
     checked, models, ex = check_reported_examples(RESULTS)
     assert checked > 0
+    with np.load(RESULTS / "models.npz") as z:           # the README's definition, from the raw arrays
+        raw = {k: z[k] for k in z.files}
+    for name, model in models.items():
+        h = ex["x"][:5]
+        if f"{name}/encoder.W_h" in raw:
+            h = np.tanh(h @ raw[f"{name}/encoder.W_h"] + raw[f"{name}/encoder.b_h"])
+            h = h @ raw[f"{name}/encoder.W_mean"] + raw[f"{name}/encoder.b_mean"]
+        n_layers = len([k for k in raw if k.startswith(f"{name}/W_")])
+        for k in range(n_layers):
+            h = h @ raw[f"{name}/W_{k}"] + raw[f"{name}/b_{k}"]
+            h = np.tanh(h) if k < n_layers - 1 else h
+        np.testing.assert_allclose(model.forward(ex["x"][:5])[0], h, rtol=1e-12, atol=1e-12)
     x, labels = ex["x"][:2].copy(), ex["target"][:2]
     for model in models.values():
         _, dx = C.input_gradient(model, x, labels)
