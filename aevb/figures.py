@@ -59,13 +59,14 @@ def _entries(manifest, figure):
     return [e for e in manifest["runs"].values() if figure in e["figures"]]
 
 
-def _panel(ax, out, entries, paper_rows, xmin):
+def _panel(ax, out, entries, paper_rows, xmin, marker=None):
     lo, hi = [], []
     for e in entries:
         for split, (x, y) in curves(out, e).items():
             keep = x >= xmin
             ls, _ = SPLIT_STYLE[split]
-            ax.plot(x[keep], y[keep], ls, color=COLORS[e["method"]], lw=1.2)
+            ax.plot(x[keep], y[keep], ls, color=COLORS[e["method"]], lw=1.2, marker=marker,
+                    ms=4)
             lo.extend(y[keep]), hi.extend(y[keep])
     for r in paper_rows:
         ax.plot(r["samples"], r["value"], SPLIT_STYLE[r["split"]][1], mfc="none", ms=5,
@@ -137,7 +138,7 @@ def figure3(out, manifest, path):
         mine = [e for e in entries if (e["n_train"] or 50000) == n]
         rows = [dict(r, value=r["log_px"]) for r in paper if r["n_train"] == n
                 and r["method"] in {e["method"] for e in mine}]
-        _panel(ax, out, mine, rows, 0)
+        _panel(ax, out, mine, rows, 0, marker=".")    # a few estimates per curve
         ax.set_title(f"MNIST, $N_{{train}}$ = {n}" + ("" if mine else " (no runs yet)"),
                      fontsize=9)
         ax.set_xlabel("# training samples evaluated", fontsize=8)
