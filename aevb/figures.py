@@ -32,8 +32,10 @@ def paper_values(name):
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     for r in rows:
         for k, v in r.items():
-            if k not in ("dataset", "method", "split"):
-                r[k] = float(v) if "." in v else int(v)
+            if k in ("n_latent", "n_train", "samples"):
+                r[k] = int(v)
+            elif k not in ("dataset", "method", "split"):
+                r[k] = float(v)
     return rows
 
 
