@@ -109,6 +109,19 @@ def tiny():
     return enc, dec, x, _gauss_hermite_log_px(dec, x)
 
 
+@pytest.fixture(scope="module")
+def sharper():
+    """Six pixels, decoder weights of scale 2: posteriors narrower than the prior and away
+    from 0, so a density fit that is wrongly normalized or centred shows."""
+    rng = np.random.default_rng(0)
+    dec = nets.init_bernoulli_mlp(2, 3, 6).map(lambda a: rng.normal(scale=2.0, size=a.shape))
+    enc = nets.init_gaussian_mlp(6, 3, 2).map(lambda a: rng.normal(scale=0.3, size=a.shape))
+    x = (rng.random((8, 6)) < 0.5).astype(float)
+    exact = _gauss_hermite_log_px(dec, x)
+    np.testing.assert_allclose(LK.grid(dec, x), exact, rtol=0, atol=1e-6)   # both agree here
+    return enc, dec, x, exact
+
+
 def test_grid_matches_gauss_hermite_and_sums_to_one(tiny):
     """Catches: a grid integral without its cell area (+5.6 nats here),
     with the coarse cell's area, without the prior, or missing part of the mass."""
@@ -143,17 +156,18 @@ def test_importance_sampling_standard_error_matches_the_spread_of_repeated_runs(
 
 
 @pytest.mark.parametrize("density", ["kde", "gaussian"])
-def test_appendix_d_with_the_paper_settings_matches_exact_integration(tiny, density):
+def test_appendix_d_with_the_paper_settings_matches_exact_integration(sharper, density):
     """Appendix D with ``PAPER`` (50 samples, one chain, 4 leapfrog steps, a KDE) and with
-    the Gaussian fit, on 20 copies of each image: the mean error is within 4 standard errors.
+    the Gaussian fit, on 30 copies of 8 images: the mean error is within 4 standard errors.
 
     Catches: fitting the density and evaluating it on the same half of the chain (the
-    fitted density is too high at its own points: -0.9 nats with the KDE, -0.6 with the
-    Gaussian, against a standard error of 0.05), a wrong sign of the estimate, a wrong
-    KDE normalization.
+    fitted density is too high at its own points), a wrong sign of the estimate, a KDE
+    without its 1/n or with a bandwidth that grows with n (0.27 nats off), a Gaussian fit
+    with half its log-determinant (0.23) or centred at -mean; standard errors are
+    about 0.04.
     """
-    enc, dec, x, exact = tiny
-    R = 20
+    enc, dec, x, exact = sharper
+    R = 30
     est = LK.appendix_d(enc, dec, np.tile(x, (R, 1)), rng=10, **{**LK.PAPER, "density": density})
     err = est.log_px - np.tile(exact, R)
     se = err.std(ddof=1) / np.sqrt(len(err))
