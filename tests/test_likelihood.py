@@ -67,6 +67,14 @@ def test_estimator_a_and_importance_sampling_in_float32_at_extreme_log_variance(
     np.testing.assert_allclose(is32, is64, rtol=2e-6, atol=1e-3)
 
 
+def test_estimate_mean_and_its_standard_error_by_hand():
+    """Catches: a standard error of the mean over datapoints without its 1/sqrt(n)."""
+    est = LK.Estimate(np.array([-1.0, -2.0, -4.0, -5.0]), np.zeros(4), {})
+    assert est.mean == -3.0
+    assert est.sem == pytest.approx(np.sqrt(10 / 3) / 2, rel=1e-14)   # sample std / sqrt(4)
+    assert np.isnan(LK.Estimate(np.array([-1.0]), np.zeros(1), {}).sem)
+
+
 def test_chunking_does_not_change_the_estimate():
     rng = np.random.default_rng(2)
     enc, dec, x = _toy(rng)
