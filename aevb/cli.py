@@ -99,6 +99,13 @@ def build_parser():
     t.add_argument("--posterior", choices=POSTERIORS, default=S,
                    help="q(z|x) for --method aevb: gaussian (default, the paper's) or a "
                    "Section 2.4 family, trained with estimator A")
+    t.add_argument("--theta-draws", type=_positive_int, default=S, metavar="S",
+                   help="full-vb: theta draws per minibatch (default 1; M is Algorithm 2's "
+                   "one per datapoint, M times the cost)")
+    t.add_argument("--init-logvar", type=float, default=S,
+                   help="full-vb: initial log sigma_theta^2 (default -10)")
+    t.add_argument("--logvar-lr", type=_positive_float, default=S,
+                   help="full-vb: Adagrad step size for log sigma_theta^2 (default: --lr)")
     t.add_argument("--n-train", type=_positive_int, default=S, metavar="N",
                    help="train on the first N training images only (Figure 3: 1000)")
     t.add_argument("--n-latent", type=_positive_int, default=S, help="J (N_z); default 20")
@@ -184,7 +191,12 @@ def cmd_train(args):
         settings = {**SETTINGS, **given}
         if settings["posterior"] != "gaussian" and "estimator" not in given:
             settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.methods)
-        config = runs.make_config(**settings, budget=args.budget or 1_000_000)
+        full_vb = {k: settings.pop(k) for k in ("theta_draws", "init_logvar", "logvar_lr")
+                   if k in settings}
+        if full_vb and settings["method"] != "full-vb":
+            flags = ", ".join("--" + k.replace("_", "-") for k in full_vb)
+            raise ValueError(f"{flags} are for --method full-vb only; drop them")
+        config = runs.make_config(**settings, **full_vb, budget=args.budget or 1_000_000)
         methods.check_method(config)
         if args.epochs:
             config["budget"] = args.epochs * runs.n_train(config)

@@ -17,7 +17,9 @@
 * ``full-vb``: Appendix F (:class:`aevb.fullvb_model.FullVBTrainer`). Logs
   the eq. 14 bound per datapoint on the training points (the expected bound
   minus KL(q(theta) || p(theta)) / N) as ``train_bound`` and the expected
-  bound on the test set as ``test_bound`` (module :mod:`aevb.fullvb_model`).
+  bound on the test set as ``test_bound``; ``train_expected`` is the
+  expected bound on the training points, the number to set beside AEVB's
+  train bound (module :mod:`aevb.fullvb_model`).
 
 Each method's settings that mean nothing for it are refused with a sentence
 (:func:`check_method`), never silently ignored.
@@ -43,6 +45,10 @@ def check_method(config):
         if config["estimator"] != "A":
             raise ValueError(f"a {posterior} posterior has no closed-form KL: it trains with "
                              f"estimator A (eq. 6); drop --estimator {config['estimator']}")
+    if method != "full-vb" and any(k in config for k in ("theta_draws", "init_logvar",
+                                                          "logvar_lr")):
+        raise ValueError(f"--theta-draws, --init-logvar and --logvar-lr are for --method "
+                         f"full-vb only; drop them")
     if method in ("wake-sleep", "mcem") and (config["estimator"] != "B"
                                              or config["n_mc_samples"] != 1):
         raise ValueError(f"--estimator and --n-mc-samples mean nothing for --method {method}: "
@@ -78,7 +84,8 @@ def make_trainer(config, vae, train, threads):
         return MCEMTrainer(None, dec, train, opt, **settings)
     from .fullvb_model import FullVBTrainer
     return FullVBTrainer(enc, dec, train, opt, n_mc_samples=c["n_mc_samples"],
-                         estimator=c["estimator"], **settings)
+                         estimator=c["estimator"], theta_draws=c["theta_draws"],
+                         init_logvar=c["init_logvar"], logvar_lr=c["logvar_lr"], **settings)
 
 
 def evaluate(config, vae, trainer, train_eval, test, rng):
@@ -101,11 +108,12 @@ def evaluate(config, vae, trainer, train_eval, test, rng):
     if method == "full-vb":
         from .fullvb_model import eq14_bound
         n = len(trainer.data)
-        bound, _, kl = eq14_bound(trainer.enc, trainer.q, train_eval, n, rng,
-                                  sigmoid_mean=vae._sigmoid)
+        bound, train_expected, kl = eq14_bound(trainer.enc, trainer.q, train_eval, n, rng,
+                                               sigmoid_mean=vae._sigmoid)
         _, expected, _ = eq14_bound(trainer.enc, trainer.q, test, n, rng,
                                     sigmoid_mean=vae._sigmoid)
-        return {"train_bound": bound, "test_bound": expected, "kl_weights_per_datapoint": kl}
+        return {"train_bound": bound, "test_bound": expected, "train_expected": train_expected,
+                "kl_weights_per_datapoint": kl}
     if config.get("posterior", "gaussian") != "gaussian":
         from .posterior import score_family
         return {name: score_family(vae.encoder_params_, vae.decoder_params_, data,

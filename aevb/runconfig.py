@@ -33,13 +33,17 @@ def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n
                 budget=1_000_000,
                 binarize="dynamic", full_train=False, sampling="shuffle", weight_decay=True,
                 dtype="float64", seed=0, checkpoint_every=100_000, method="aevb",
-                posterior="gaussian", n_train=None):
+                posterior="gaussian", n_train=None, theta_draws=1, init_logvar=-10.0,
+                logvar_lr=None):
     """A complete, JSON-ready run config with the paper's defaults per dataset.
 
     ``method`` is one of :data:`aevb.methods.METHODS`; ``posterior`` a family
     of :mod:`aevb.posterior` (``aevb`` only; non-Gaussian ones train with
     estimator A); ``n_train`` keeps only the first ``n_train`` training images
-    (Figure 3's N_train = 1000), None keeps the whole split.
+    (Figure 3's N_train = 1000), None keeps the whole split. ``theta_draws``,
+    ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.fullvb_model.FullVBTrainer`;
+    one theta draw per minibatch by default, as Algorithm 2's one per datapoint costs
+    M times more).
     """
     if dataset not in D.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose from {D.DATASETS}")
@@ -49,6 +53,8 @@ def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n
     mnist = dataset == "mnist"
     return {"aevb_version": __version__, "dataset": dataset, "method": method,
             "posterior": posterior, "n_train": n_train,
+            **({"theta_draws": theta_draws, "init_logvar": init_logvar, "logvar_lr": logvar_lr}
+               if method == "full-vb" else {}),
             "train_split": ("train_full" if full_train else "train") if mnist else "train",
             "binarize": D.check_binarize(binarize) if mnist else "none",
             "scale": D.MNIST_SCALE if mnist else D.FREY_SCALE,
