@@ -172,9 +172,10 @@ def _entry(spec, out, run_state, result=None):
 # ------------------------------------------------------------------ the sweep
 
 def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, download=None,
-          progress=True, draw=True, echo=print, **filters):
+          progress=True, draw=True, train=True, echo=print, **filters):
     """Train every run ``figures`` need (:func:`plan`), then draw the figures and the table.
 
+    ``train=False`` only draws, from the folders as they are (while another sweep trains).
     Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted.
     """
     jobs = jobs or os.cpu_count() or 1
@@ -184,7 +185,7 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
     out = Path(out).absolute()
     (out / "runs").mkdir(parents=True, exist_ok=True)
     manifest = read_manifest(out)
-    todo, skipped = [], []
+    todo, skipped, n_done = [], [], 0
     for s in specs:
         try:
             s.config()
@@ -193,19 +194,22 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
             manifest["runs"][s.name] = {**_entry(s, out, "unsupported"), "error": str(e)}
             continue
         st = state(s, out / "runs" / s.name)       # pending, interrupted, extend or done
+        n_done += st == "done"
         manifest["runs"][s.name] = _entry(s, out, st)
-        if st != "done":
+        if st != "done" and train:
             todo.append(s)
+    todo.sort(key=lambda s: -s.budget)            # the longest runs first
     manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
                          "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    write_manifest(out, manifest)
+    if train:                                     # --draw-only leaves the manifest alone
+        write_manifest(out, manifest)
     for s in skipped:
         echo(f"skipping {s.name}: {manifest['runs'][s.name]['error']}")
-    echo(f"{len(specs) - len(todo) - len(skipped)} of {len(specs)} runs already done; "
+    echo(f"{n_done} of {len(specs)} runs already done; "
          f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
     kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
     bar = Progress([s for s in specs if s not in skipped], out, progress,
-                   done_runs=len(specs) - len(todo) - len(skipped))
+                   done_runs=n_done)
     by_name = {s.name: s for s in specs}
     status, reported = 0, set()
     try:
@@ -230,7 +234,8 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
             if s.name not in reported:
                 manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
         manifest["sweep"]["status"] = {0: "finished", 130: "interrupted"}.get(status, "failed")
-        write_manifest(out, manifest)
+        if train:
+            write_manifest(out, manifest)
     if status == 130:
         echo(f"interrupted; run the same command again to resume ({out})")
         return status
@@ -272,6 +277,9 @@ def add_parser(subparsers):
     r.add_argument("--data-dir", default=None)
     r.add_argument("--offline", action="store_true", help="never download")
     r.add_argument("--no-progress", action="store_true")
+    r.add_argument("--draw-only", action="store_true",
+                   help="train nothing: draw the figures and the table from the run folders "
+                   "as they are (for example while a sweep is training)")
     r.set_defaults(func=cmd_reproduce)
 
 
@@ -285,4 +293,4 @@ def cmd_reproduce(args):
                  data_dir=args.data_dir, download=False if args.offline else None,
                  progress=not args.no_progress, budget=args.budget, datasets=args.datasets,
                  n_latent=args.n_latent, methods=args.methods, n_hidden=args.n_hidden,
-                 dtype=args.dtype, **every)
+                 dtype=args.dtype, train=not args.draw_only, **every)
