@@ -121,7 +121,8 @@ def reference(real_data_dir, tmp_path_factory):
 
 @pytest.mark.slow
 def test_rerun_does_no_training(reference, capsys):
-    """Catches a finished run trained again (or restarted) by a second identical command."""
+    """Catches a finished run trained again (or restarted) by a second identical command,
+    or --draw-only training or rewriting the manifest."""
     files = sorted((reference / "runs").glob("*/*.npz")) + sorted(
         (reference / "runs").glob("*/log.jsonl"))
     before = [p.stat().st_mtime_ns for p in files]
@@ -131,6 +132,11 @@ def test_rerun_does_no_training(reference, capsys):
     manifest = R.read_manifest(reference)
     assert {e["state"] for e in manifest["runs"].values()} == {"done"}
     assert all(e["samples"] == 10_000 for e in manifest["runs"].values())
+    text = (reference / "manifest.json").read_bytes()       # --draw-only with a larger budget
+    args = [a if a != "1e4" else "2e4" for a in TINY_ARGS]
+    assert main(["reproduce", "figure2", "--out", str(reference), *args, "--draw-only"]) == 0
+    assert [p.stat().st_mtime_ns for p in files] == before
+    assert (reference / "manifest.json").read_bytes() == text
 
 
 def _wait(predicate, seconds, what):
