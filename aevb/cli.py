@@ -33,6 +33,9 @@ SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "
             "weight_decay": True, "dtype": "float64", "seed": 0, "checkpoint_every": 100_000}
 
 
+FULL_VB = ("theta_draws", "init_logvar", "logvar_lr")     # settings of --method full-vb only
+
+
 def _positive_int(text):
     try:
         v = float(text)                  # accepts 1e6
@@ -175,7 +178,7 @@ def build_parser():
 
 
 def cmd_train(args):
-    given = {k: v for k, v in vars(args).items() if k in SETTINGS}
+    given = {k: v for k, v in vars(args).items() if k in SETTINGS or k in FULL_VB}
     download = False if args.offline else None
     if args.resume:
         if given:
@@ -191,8 +194,7 @@ def cmd_train(args):
         settings = {**SETTINGS, **given}
         if settings["posterior"] != "gaussian" and "estimator" not in given:
             settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.methods)
-        full_vb = {k: settings.pop(k) for k in ("theta_draws", "init_logvar", "logvar_lr")
-                   if k in settings}
+        full_vb = {k: settings.pop(k) for k in FULL_VB if k in settings}
         if full_vb and settings["method"] != "full-vb":
             flags = ", ".join("--" + k.replace("_", "-") for k in full_vb)
             raise ValueError(f"{flags} are for --method full-vb only; drop them")

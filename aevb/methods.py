@@ -47,8 +47,8 @@ def check_method(config):
                              f"estimator A (eq. 6); drop --estimator {config['estimator']}")
     if method != "full-vb" and any(k in config for k in ("theta_draws", "init_logvar",
                                                           "logvar_lr")):
-        raise ValueError(f"--theta-draws, --init-logvar and --logvar-lr are for --method "
-                         f"full-vb only; drop them")
+        raise ValueError("--theta-draws, --init-logvar and --logvar-lr are for --method "
+                         "full-vb only; drop them")
     if method in ("wake-sleep", "mcem") and (config["estimator"] != "B"
                                              or config["n_mc_samples"] != 1):
         raise ValueError(f"--estimator and --n-mc-samples mean nothing for --method {method}: "
