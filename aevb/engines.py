@@ -13,7 +13,6 @@ import json
 import os
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -66,26 +65,6 @@ def state(spec, folder):
     return "done"
 
 
-@contextmanager
-def _signals_in_main_thread_only():
-    """Run.run installs signal handlers, which only the main thread may do (Dask runs tasks
-    in worker threads): there, training runs without them; a lost task is resumed."""
-    original = runs._stop_on_signals
-
-    @contextmanager
-    def maybe(*a):
-        if threading.current_thread() is threading.main_thread():
-            with original(*a) as received:
-                yield received
-        else:
-            yield []
-    runs._stop_on_signals = maybe
-    try:
-        yield
-    finally:
-        runs._stop_on_signals = original
-
-
 def _quiet(*args, **kwargs):
     pass
 
@@ -123,7 +102,7 @@ def train_one(spec, out, data_dir=None, download=None, trainer_threads=1):
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RuntimeError(f"{folder} is being trained by another process") from None
-        with lock, threadpool_limits(1), _signals_in_main_thread_only():
+        with lock, threadpool_limits(1):
             result["state"] = _train_stages(spec, folder, data_dir, download, trainer_threads)
     except Exception as e:              # reported in the manifest; the checkpoint is kept
         result["error"] = f"{type(e).__name__}: {e}".splitlines()[0]

@@ -14,6 +14,7 @@ are dropped on resume and written again, identically.
 """
 import json
 import signal
+import threading
 import time
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -49,8 +50,16 @@ class DivergedError(FloatingPointError):
 
 @contextmanager
 def _stop_on_signals():
-    """Turn SIGINT and SIGTERM into a request to stop after the current minibatch."""
+    """Turn SIGINT and SIGTERM into a request to stop after the current minibatch.
+
+    Only the main thread may install signal handlers; in another thread (a
+    Dask worker's task) training runs without them, and a lost task is resumed
+    from its last checkpoint.
+    """
     received = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
     handler = lambda signum, frame: received.append(signum)   # noqa: E731
     old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -11,8 +11,7 @@ The instructor's guide is exercises/README.md at the top of the repository.
 This subpackage imports only NumPy and the standard library, so the
 instructor's checks can be loaded beside a student's copy of ``aevb``.
 """
-from . import (checks_baselines, checks_likelihood, checks_models,  # noqa: F401 (the checks)
-               checks_primitives)
+from . import checks_baselines, checks_likelihood, checks_models, checks_primitives  # registers
 from .command import add_parser, check_folder, load_package
 from .generate import (all_regions, fill_stub, find_regions, leaked_lines, make,
                        solutions_elsewhere, student_source)
@@ -20,5 +19,7 @@ from .registry import (CHECKS, EXERCISES, Exercise, ExerciseFailure, Result, run
                        run_one, select)
 
 __all__ = ["CHECKS", "EXERCISES", "Exercise", "ExerciseFailure", "Result", "add_parser",
-           "all_regions", "check_folder", "fill_stub", "find_regions", "leaked_lines", "load_package", "make",
-           "run_checks", "run_one", "select", "solutions_elsewhere", "student_source"]
+           "all_regions", "check_folder", "fill_stub", "find_regions", "leaked_lines",
+           "load_package", "make", "run_checks", "run_one", "select", "solutions_elsewhere",
+           "student_source", "checks_baselines", "checks_likelihood", "checks_models",
+           "checks_primitives"]
