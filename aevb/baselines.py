@@ -40,11 +40,7 @@ class WakeSleep(VAE):
 
     def fit(self, X, callback=None, eval_points=None):
         """Train from a fresh initialization by wake-sleep; returns self."""
-        self._check_params()
-        data = self._as_dataset(X)
-        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
-                                        else np.float64))
-        self.initialize(data.n_features, dtype)
+        data, dtype = self._start_fit(X)
         trainer = WakeSleepTrainer(
             self.encoder_params_, self.decoder_params_, data, self.optimizer_, rng=self._rng,
             batch_size=self.batch_size, n_mc_samples=self.n_mc_samples,
@@ -103,11 +99,7 @@ class MCEM(VAE):
 
     def fit(self, X, callback=None, eval_points=None):
         """Train from a fresh initialization by Monte Carlo EM; returns self."""
-        self._check_params()
-        data = self._as_dataset(X)
-        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
-                                        else np.float64))
-        self.initialize(data.n_features, dtype)
+        data, dtype = self._start_fit(X)
         trainer = MCEMTrainer(
             None, self.decoder_params_, data, self.optimizer_, rng=self._rng,
             batch_size=self.batch_size, weight_decay=self.weight_decay,

@@ -203,6 +203,19 @@ def appendix_d(enc, dec, x, n_samples=1000, rng=None, *, n_chains=4, n_leapfrog=
     J = mean.shape[1]
     starts = np.repeat(mean[None], C, axis=0)                     # (C, M, J)
     starts[1:] += np.exp(0.5 * logvar) * rng.standard_normal((C - 1, M, J)).astype(x.dtype)
+    return appendix_d_from(dec, x, starts, per_chain, rng, n_leapfrog=n_leapfrog,
+                           burn_in=burn_in, density=density, target_accept=target_accept,
+                           sigmoid_mean=sigmoid_mean)
+
+
+def appendix_d_from(dec, x, starts, per_chain, rng, *, n_leapfrog=4, burn_in=300,
+                    density="gaussian", target_accept=0.9, sigmoid_mean=False):
+    """Steps 1-3 of :func:`appendix_d` from given chain starts (C, M, J), ``per_chain`` samples each.
+
+    :func:`appendix_d` starts the chains from the encoder;
+    :func:`aevb.mcem.log_likelihood`, for a model without one, from the prior.
+    """
+    C, M, J = starts.shape
     xs = np.tile(x, (C, 1))                                       # chain c, datapoint i -> row c*M + i
     target = lambda z: log_joint(dec, xs, z, sigmoid_mean, with_grad=True)   # noqa: E731
     chain = hmc(target, starts.reshape(C * M, J), per_chain, rng, n_leapfrog=n_leapfrog,

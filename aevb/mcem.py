@@ -48,8 +48,8 @@ import math
 
 import numpy as np
 
-from .hmc import hmc, transition
-from .likelihood import Estimate, _fit_density, _logsumexp, log_joint
+from .hmc import transition
+from .likelihood import appendix_d_from, log_joint
 from .train import NonFiniteError, Trainer
 from .wakesleep import joint_gradient
 
@@ -218,23 +218,8 @@ def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_l
     starts = rng.standard_normal((C, M, J)).astype(x.dtype)       # from the prior
     if z0 is not None:
         starts[0] = z0
-    xs = np.tile(x, (C, 1))                                       # chain c, datapoint i -> row c*M + i
-
-    def target(z):
-        return log_joint(dec, xs, z, sigmoid_mean, with_grad=True)
-    chain = hmc(target, starts.reshape(C * M, J), per_chain, rng, n_leapfrog=n_leapfrog,
-                burn_in=burn_in, target_accept=target_accept)
-    samples = chain.samples.reshape(per_chain, C, M, J)
-    half = per_chain // 2
-    fit = samples[:half].reshape(-1, M, J).astype(np.float64)     # (C * half, M, J)
-    use = samples[half:].reshape(-1, M, J)
-    log_q = _fit_density(fit, density)(use.astype(np.float64))
-    log_r = log_q - log_joint(dec, x, use, sigmoid_mean).astype(np.float64)   # (L, M)
-    log_mean_r = _logsumexp(log_r, axis=0) - np.log(log_r.shape[0])
-    r = np.exp(log_r - log_mean_r)
-    accept = chain.accept_rate.reshape(C, M)
-    return Estimate(-log_mean_r, r.std(axis=0, ddof=1) / np.sqrt(log_r.shape[0]), {
-        "estimator": "hmc", "start": "prior" if z0 is None else "chains+prior",
-        "n_samples": per_chain * C, "n_chains": C, "n_leapfrog": n_leapfrog,
-        "burn_in": burn_in, "density": density, "target_accept": target_accept,
-        "accept_rate_mean": float(accept.mean()), "accept_rate_min": float(accept.min())})
+    est = appendix_d_from(dec, x, starts, per_chain, rng, n_leapfrog=n_leapfrog,
+                          burn_in=burn_in, density=density, target_accept=target_accept,
+                          sigmoid_mean=sigmoid_mean)
+    est.settings["start"] = "prior" if z0 is None else "chains+prior"
+    return est

@@ -333,11 +333,7 @@ class VAE:
         -------
         self
         """
-        self._check_params()
-        data = self._as_dataset(X)
-        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
-                                        else np.float64))
-        self.initialize(data.n_features, dtype)
+        data, dtype = self._start_fit(X)
 
         def on_eval(seen, step):
             self.n_samples_seen_ = seen
@@ -352,6 +348,15 @@ class VAE:
             eval_points=eval_points, progress=_watched() if self.progress is None
             else self.progress)
         return self
+
+    def _start_fit(self, X):
+        """Check the settings and ``X``, draw fresh parameters; returns (dataset, dtype)."""
+        self._check_params()
+        data = self._as_dataset(X)
+        dtype = np.dtype(self.dtype or (data.images.dtype if data.images.dtype != np.uint8
+                                        else np.float64))
+        self.initialize(data.n_features, dtype)
+        return data, dtype
 
     # ------------------------------------------------------------ using a fitted model
     def score_samples(self, X, rng=None, n_mc_samples=1, estimator="B", chunk=1000):
