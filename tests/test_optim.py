@@ -135,3 +135,29 @@ def test_state_for_other_arrays_is_a_clear_error():
     opt.step([np.ones(2), np.ones(3)], [np.ones(2), np.ones(3)])
     with pytest.raises(ValueError, match="holds state for 2 parameter arrays, not 1"):
         opt.step([np.ones(2)], [np.ones(2)])
+
+
+def test_adam_two_steps_by_hand():
+    """Catches: momentum decayed the wrong way (m /= beta1), a missing bias correction at
+    t = 2, and v built from g instead of g^2 (one step from zero state cannot see these).
+
+    lr 0.1, g1 = 2, g2 = -1:
+    m1 = 0.2, v1 = 0.004; m2 = 0.9*0.2 - 0.1 = 0.08, v2 = 0.999*0.004 + 0.001 = 0.004996
+    m_hat = 0.08 / (1 - 0.81) = 0.42105263..., v_hat = 0.004996 / (1 - 0.998001) = 2.49924962...
+    step 2 = 0.1 * m_hat / (sqrt(v_hat) + 1e-8)
+    """
+    q = np.array([1.0])
+    adam = Adam(lr=0.1)
+    adam.step([q], [np.array([2.0])])
+    after_one = 1 - 0.1 * 2 / (2 + 1e-8)
+    adam.step([q], [np.array([-1.0])])
+    m_hat, v_hat = 0.08 / (1 - 0.81), 0.004996 / (1 - 0.998001)
+    assert q[0] == pytest.approx(after_one - 0.1 * m_hat / (np.sqrt(v_hat) + 1e-8), rel=1e-12)
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"initial_accumulator": -1.0}, "must be >= 0"), ({"eps": -1e-8}, "must be >= 0"),
+    ({"initial_accumulator": 0.0, "eps": 0.0}, "cannot both be 0")])
+def test_adagrad_refuses_settings_that_divide_by_zero_or_make_no_sense(kw, match):
+    with pytest.raises(ValueError, match=match):
+        Adagrad(0.1, **kw)
