@@ -101,13 +101,25 @@ class Adagrad(Optimizer):
     **Warm-up** (``warmup`` steps, 100 by default): the first steps only add
     g^2 to G and leave the parameters alone, as the authors' 2014 code did.
     Without it the first updates of a freshly initialized VAE are each about
-    ``lr`` per parameter (G is still 0.01 while |g| is large), which at the
-    paper's largest step size, 0.1, throws the model far from its
-    initialization (MNIST, N_z = 20: a bound near -450 after 2 x 10^5 samples
-    in float64, and in float32 g^2 overflowed and froze 499 parameters). With
-    the warm-up, G starts near 100 E[g^2] and the first updates are about
-    ``lr / 10``. The paper does not mention it; it is a departure from a plain
-    reading of "Adagrad" that the authors' code makes too.
+    ``lr`` per parameter (G is still 0.01 while |g| is large). With it, G
+    starts near 100 E[g^2] for every coordinate whose gradient is steady, and
+    the first updates are about ``lr / 10``. The paper does not mention it;
+    it is a departure from a plain reading of "Adagrad" that the authors'
+    code makes too.
+
+    What it does not fix, measured on the paper's MNIST model (N_z = 20) with
+    ``python benchmarks/diagnose_step_size.py --lr 0.1``: the encoder's
+    gradients are small during the warm-up (they pass through a decoder still
+    at its initialization), so its accumulators stay small (median sqrt(G) of
+    ``W_h`` 0.1 against 3 to 472 in the decoder), and once the decoder learns,
+    each encoder weight moves by about ``lr`` per step and 784 inputs add the
+    moves up: five steps after the warm-up the encoder's means reach 20 and
+    its log-variances -28 to +25, and the bound is about -3e12. At lr = 0.01
+    the same five steps take the means to 5 and the log-variances to +-2.6,
+    and training recovers. In float32 at lr = 0.1 an accumulator overflows.
+    :mod:`aevb.runs` stops such a run with a clear error (a bound below the
+    untrained model's, or a non-finite accumulator:
+    :meth:`Optimizer.first_non_finite`) instead of finishing it.
 
     Parameters
     ----------

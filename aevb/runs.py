@@ -105,7 +105,7 @@ class Run:
         ``DIVERGED_NATS`` below it means the optimizer has thrown the model
         away: at the paper's largest step size, 0.1, the MNIST model's bound
         goes from -543 to about -2.5e8 right after the warm-up in float64 and
-        never recovers. Stopping says so instead of finishing with a useless
+        never recovers (:class:`aevb.optim.Adagrad` says why). Stopping says so instead of finishing with a useless
         model and exit status 0.
         """
         if "train_bound" not in rec:             # MCEM logs log p(x), not a bound
