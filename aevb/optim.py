@@ -113,8 +113,9 @@ class Adagrad(Optimizer):
     at its initialization), so its accumulators stay small (median sqrt(G) of
     ``W_h`` 0.1 against 3 to 472 in the decoder), and once the decoder learns,
     each encoder weight moves by about ``lr`` per step, and the hundreds of
-    inputs of each unit add the moves up: five steps after the warm-up the encoder's means reach 20 and
-    its log-variances -28 to +25, and the bound is about -3e12. At lr = 0.01
+    inputs of each unit add the moves up: five steps after the warm-up the
+    encoder's means reach 20 and its log-variances -28 to +25, and the bound
+    is about -3e12. At lr = 0.01
     the same five steps take the means to 5 and the log-variances to +-2.6,
     and training recovers. In float32 at lr = 0.1 an accumulator overflows.
     :mod:`aevb.runs` stops such a run with a clear error (a bound below the
