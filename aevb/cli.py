@@ -75,6 +75,16 @@ def _whole_number(text):
     return _positive_int(text)
 
 
+def _finite_float(text):
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not np.isfinite(v):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
+    return v
+
+
 def _positive_float(text):
     try:
         v = float(text)
@@ -105,7 +115,7 @@ def build_parser():
     t.add_argument("--theta-draws", type=_positive_int, default=S, metavar="S",
                    help="full-vb: theta draws per minibatch (default 1; M is Algorithm 2's "
                    "one per datapoint, M times the cost)")
-    t.add_argument("--init-logvar", type=float, default=S,
+    t.add_argument("--init-logvar", type=_finite_float, default=S,
                    help="full-vb: initial log sigma_theta^2 (default -10)")
     t.add_argument("--logvar-lr", type=_positive_float, default=S,
                    help="full-vb: Adagrad step size for log sigma_theta^2 (default: --lr)")

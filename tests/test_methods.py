@@ -75,6 +75,7 @@ def test_each_method_resumes_bitwise_and_logs_what_it_measures(real_data_dir, tm
     (["--posterior", "laplace", "--estimator", "B"], "trains with estimator A"),
     (["--method", "gradient-descent"], "argument --method: invalid choice"),
     (["--theta-draws", "4"], "--theta-draws are for --method full-vb only"),
+    (["--method", "full-vb", "--init-logvar", "nan"], "argument --init-logvar: 'nan' must be"),
 ])
 def test_settings_that_mean_nothing_for_a_method_are_refused(tmp_path, args, message):
     r = subprocess.run([sys.executable, "-m", "aevb", "train", "--out", str(tmp_path / "r"),
