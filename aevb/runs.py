@@ -105,8 +105,8 @@ class Run:
         ``DIVERGED_NATS`` below it means the optimizer has thrown the model
         away: at the paper's largest step size, 0.1, the MNIST model's bound
         goes from -543 to about -2.5e8 right after the warm-up in float64 and
-        never recovers (:class:`aevb.optim.Adagrad` says why). Stopping says so instead of finishing with a useless
-        model and exit status 0.
+        never recovers (:class:`aevb.optim.Adagrad` says why). Stopping says
+        so instead of finishing with a useless model and exit status 0.
         """
         if "train_bound" not in rec:             # MCEM logs log p(x), not a bound
             return
@@ -194,7 +194,7 @@ def start(out, config, *, data_dir=None, download=None, overwrite=False, threads
     out.mkdir(parents=True, exist_ok=True)
     for name in RUN_FILES:
         (out / name).unlink(missing_ok=True)
-    for old in out.glob("likelihood-*.json"):        # results of the run being replaced
+    for old in out.glob("likelihood-*.json*"):       # the replaced run's results, Figure 3 curves
         old.unlink()
     _write_json(out / "config.json", config)
     (out / "log.jsonl").write_text("")

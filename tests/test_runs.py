@@ -351,8 +351,10 @@ def test_overwrite_removes_the_old_runs_likelihood_files(real_data_dir, tmp_path
     out = tmp_path / "run"
     runs.start(out, small_config(budget=500), data_dir=real_data_dir).run(progress=False, echo=str)
     (out / "likelihood-is.json").write_text("{}")
+    (out / "likelihood-curve.jsonl").write_text("{}\n")          # aevb reproduce's Figure 3 stages
     runs.start(out, small_config(budget=500), data_dir=real_data_dir, overwrite=True)
     assert not (out / "likelihood-is.json").exists()
+    assert not (out / "likelihood-curve.jsonl").exists()
 
 
 @pytest.mark.parametrize("args, flag", [
