@@ -50,6 +50,14 @@ def load_run(out):
     return vae._set_fitted(enc, dec, seen)
 
 
+def _mcem_chains(out):
+    """MCEM's persistent chains (N, J) from a run folder's checkpoint: posterior samples of
+    the training points, where HMC started from the prior may not find an overfit model's
+    narrow posteriors within its burn-in."""
+    _, _, state, _ = ckpt.load(Path(out) / "checkpoint.npz")
+    return state["extra"]["z"]
+
+
 def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
                         n_samples=None, paper=False, seed=0, data_dir=None, download=None):
     """Estimate log p(x) on the first ``n_points`` of each split; write likelihood-EST[-paper].json.
@@ -58,6 +66,9 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
     5000) or ``hmc`` (Appendix D, ``n_samples`` posterior samples, default
     1000; ``paper=True`` uses the paper's settings). MNIST points are
     binarized once with a seed (the test set exactly as during training).
+    For an MCEM run (no encoder) one chain of each training point starts
+    from MCEM's own chain for it and the others from the prior; test points
+    have no such chain, so all of theirs start from the prior.
     """
     from . import likelihood as LK
     if estimator not in ("is", "hmc"):
@@ -92,16 +103,20 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
             est = LK.importance_sampled(enc, dec, x, n_samples or 5000, rng, sigmoid)
         else:
             kw = dict(LK.PAPER) if paper else {"n_samples": n_samples or 1000}
-            if mcem:                                   # chains start from the prior
+            if mcem:
                 from .mcem import log_likelihood
-                est = log_likelihood(dec, x, rng, sigmoid_mean=sigmoid, **kw)
+                z0 = None
+                if split == "train":     # chain 0 from MCEM's own chain for the point, the
+                    z0 = _mcem_chains(out)[:len(x)].astype(x.dtype)   # rest from the prior
+                est = log_likelihood(dec, x, rng, z0=z0, sigmoid_mean=sigmoid, **kw)
             else:
                 est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
         seconds = time.perf_counter() - t0
         result["settings"] = est.settings
         result["splits"][split] = {
             "n_points": len(x), "log_px_mean": est.mean, "log_px_sem": est.sem,
-            "mc_stderr_mean": float(np.mean(est.stderr)), "seconds": round(seconds, 2)}
+            "mc_stderr_mean": float(np.mean(est.stderr)), "seconds": round(seconds, 2),
+            **({"start": est.settings["start"]} if mcem else {})}
         if not mcem:                                   # MCEM has no bound
             elbo = vae.score_samples(x, rng=rng, n_mc_samples=ELBO_DRAWS)
             result["splits"][split].update(elbo_mean=float(elbo.mean()),

@@ -93,6 +93,15 @@ def test_mcem_run_refuses_importance_sampling_and_load_run(real_data_dir, tmp_pa
         runs.evaluate_likelihood(out, "is", data_dir=real_data_dir)
     with pytest.raises(ValueError, match="is a mcem run: load_run gives a VAE"):
         runs.load_run(out)
+    # Training points start one chain from MCEM's own chain for them (an overfit model's
+    # posteriors are narrow: chains from the prior alone measured -162 where -126 was right).
+    res = runs.evaluate_likelihood(out, "hmc", splits=("train", "test"), n_points=8, paper=True,
+                                   data_dir=real_data_dir)
+    assert res["splits"]["train"]["start"] == "chains+prior"
+    assert res["splits"]["test"]["start"] == "prior"
+    from aevb import evaluation
+    chains = evaluation._mcem_chains(out)
+    assert chains.shape == (2000, 2) and np.all(np.isfinite(chains))
 
 
 def test_n_train_keeps_the_first_images(real_data_dir):
