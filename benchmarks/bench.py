@@ -13,9 +13,11 @@ median over rounds is reported. One BLAS thread is the primary figure.
 
 "BLAS threads" is what BLAS (and PyTorch) may use. aevb's trainer also
 updates the decoder's parameters on a helper thread while BLAS computes the
-encoder's backward pass (aevb.train, ``threads=2``, the default on two
-cores), so at one BLAS thread it uses the second core for that update; the
-"serial" columns (``threads=1``) use one core only, like PyTorch here.
+encoder's backward pass (aevb.train, ``threads=2``, ``aevb train --threads
+2``; the default is 1), so at one BLAS thread it uses the second core for
+that update; the "serial" columns (``threads=1``) use one core only, like
+PyTorch here. Adagrad runs without its warm-up here, so that every timed
+step updates, as PyTorch's does.
 
 The model is the paper's MNIST one: 784-500-20 encoder and 20-500-784
 Bernoulli decoder, tanh, M = 100, L = 1, estimator B, Adagrad (step 0.01,
@@ -69,7 +71,8 @@ def worker_aevb(a):
     rng = np.random.default_rng(0)
     enc = nets.init_gaussian_mlp(784, a.hidden, a.latent, rng, dtype=dt)
     dec = nets.init_bernoulli_mlp(a.latent, a.hidden, 784, rng, dtype=dt)
-    trainer = Trainer(enc, dec, data, optim.Adagrad(0.01), rng=rng, dtype=dt,
+    # No Adagrad warm-up: every timed step updates, as PyTorch's does.
+    trainer = Trainer(enc, dec, data, optim.Adagrad(0.01, warmup=0), rng=rng, dtype=dt,
                       threads=1 if a.kind == "aevb-serial" else 2)
     trainer.run(20 * M, eval_points=[])                       # warm-up
     steps = a.steps or len(data) // M
@@ -139,7 +142,7 @@ def worker_adagrad(a):
     dec = nets.init_bernoulli_mlp(a.latent, a.hidden, 784, rng, dtype=dt)
     params = enc.arrays() + dec.arrays()
     grads = [rng.standard_normal(p.shape).astype(dt) for p in params]
-    opt = Adagrad(0.01)
+    opt = Adagrad(0.01, warmup=0)
     return _timed(lambda: opt.step(params, grads), a.steps or N_TRAIN // M)
 
 

@@ -32,7 +32,7 @@ def main():
     rng = np.random.default_rng(0)
     enc = networks.init_gaussian_mlp(784, 500, 20, rng, dtype=dt)
     dec = networks.init_bernoulli_mlp(20, 500, 784, rng, dtype=dt)
-    trainer = train.Trainer(enc, dec, mnist, optim.Adagrad(0.01), rng=rng, dtype=dt,
+    trainer = train.Trainer(enc, dec, mnist, optim.Adagrad(0.01, warmup=0), rng=rng, dtype=dt,
                             threads=a.threads)
     trainer.run(20 * 100, eval_points=[])                      # warm-up
 
