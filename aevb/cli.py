@@ -75,24 +75,19 @@ def _whole_number(text):
     return _positive_int(text)
 
 
-def _finite_float(text):
+def _finite_float(text, positive=False):
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not np.isfinite(v):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number")
+    if not np.isfinite(v) or (positive and not v > 0):
+        what = "positive" if positive else "finite"
+        raise argparse.ArgumentTypeError(f"{text!r} must be a {what} number")
     return v
 
 
 def _positive_float(text):
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not v > 0 or not np.isfinite(v):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number")
-    return v
+    return _finite_float(text, positive=True)
 
 
 def build_parser():
