@@ -39,6 +39,10 @@ HIDDEN = {"mnist": 500, "frey": 200}
 DEFAULT_BUDGET = {"figure2": 10**8, "figure3": 6 * 10**7, "figure4": 10**7, "figure5": 10**7}
 FIG3_STAGES = (10**6, 5 * 10**6, 10**7, 3 * 10**7, 6 * 10**7)   # the paper's points, and 10^6
 DTYPE = "float32"        # about twice as fast as float64; figures and table say so
+PIXELS = {"mnist": 784, "frey": 560}
+# Cost of one training sample relative to AEVB's, for ordering a sweep only (measured with
+# benchmarks/bench_baselines.py: wake-sleep 1.3x, MCEM 7.4-8.0x).
+METHOD_COST = {"aevb": 1.0, "wake-sleep": 1.3, "mcem": 8.0}
 
 
 class Unsupported(ValueError):
@@ -62,6 +66,15 @@ class RunSpec:
     def name(self):
         n = f"-n{self.n_train}" if self.n_train else ""
         return f"{self.dataset}-{self.method}-nz{self.n_latent}-h{self.n_hidden}{n}"
+
+    def work(self, done=0):
+        """A rough cost of training from ``done`` samples to the budget, for ordering only.
+
+        Proportional to the samples left, the method's cost per sample and the size of
+        the weight matrices (encoder D x H + H x 2 N_z, decoder N_z x H + H x 2 D at most).
+        """
+        size = self.n_hidden * (3 * PIXELS.get(self.dataset, 784) + 3 * self.n_latent)
+        return max(self.budget - done, 0) * METHOD_COST.get(self.method, 1.0) * size
 
     def config(self):
         """The run's config from :func:`aevb.runs.make_config`; the method only if not aevb."""
@@ -198,7 +211,9 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
         manifest["runs"][s.name] = _entry(s, out, st)
         if st != "done" and train:
             todo.append(s)
-    todo.sort(key=lambda s: -s.budget)            # the longest runs first
+    # The most work left first, so that the last run does not train alone while the
+    # other processes idle (longest-processing-time-first scheduling).
+    todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))
     manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
                          "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if train:                                     # --draw-only leaves the manifest alone
