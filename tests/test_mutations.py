@@ -192,6 +192,12 @@ MUTATIONS = [
        "accept = np.log(u) < log_ratio", "accept = np.log(u) < np.inf",
        ["test_hmc.py::test_exact_invariance_when_started_in_the_target"],
        "no Metropolis correction: the leapfrog's energy error biases the samples"),
+    # ---------------------------------------------------- sweeps (issue 18)
+    _m("sweep_ordered_by_budget_alone", "reproduce.py",
+       'todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))',
+       "todo.sort(key=lambda s: -s.budget)",
+       ["test_reproduce.py::test_sweep_starts_the_runs_with_the_most_work_left_first"],
+       "the longest run starts last and trains alone while the other processes idle"),
 ]
 NAMES = [m.name for m in MUTATIONS]
 

@@ -85,6 +85,23 @@ def test_method_reaches_make_config_only_when_not_aevb(monkeypatch):
         R.RunSpec("mnist", 3, 100, method="mcem").config()
 
 
+def test_sweep_starts_the_runs_with_the_most_work_left_first(tmp_path, monkeypatch):
+    """Catches ordering by budget alone (at equal budgets an MCEM run, 8x an AEVB sample,
+    would start last and train alone at the end) or ignoring the samples a run already has
+    (a run 90 % done would start before fresh ones)."""
+    order = []
+    monkeypatch.setattr(R, "run_local", lambda todo, out, jobs, kw: order.extend(
+        s.name for s in todo) or iter(()))
+    part_done = "mnist-aevb-nz3-h500"
+    monkeypatch.setattr(R, "seen", lambda folder: 9 * 10**6 if Path(folder).name == part_done
+                        else 0)
+    R.sweep(["figure2", "figure3"], tmp_path, budget=10**7, datasets=["mnist"], n_latent=[3],
+            progress=False, draw=False, echo=lambda *a: None)
+    assert order[:2] == ["mnist-mcem-nz3-h100-n1000", "mnist-mcem-nz3-h100"]
+    assert order[2] == "mnist-wake-sleep-nz3-h500"          # 1.3x the cost, 5x the size
+    assert order[-1] == part_done and len(order) == 8
+
+
 def test_paper_value_is_taken_within_ten_percent_of_the_budget():
     """Catches comparing against a point read far from 10^8 (a curve that ends at 3.3 x 10^7)."""
     assert F.paper_at({97_700_000: 1.0, 10**7: 2.0}, 10**8) == 1.0
