@@ -20,8 +20,11 @@ Engines (:mod:`aevb.engines`): local processes through joblib (loky), or a Dask 
 holds one BLAS thread (threadpoolctl), so N jobs on N cores do not
 oversubscribe. Results are bitwise the same on either engine.
 """
+import contextlib
 import json
 import os
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -184,12 +187,40 @@ def _entry(spec, out, run_state, result=None):
 
 # ------------------------------------------------------------------ the sweep
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it stops a sweep as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Turn SIGTERM into :class:`Terminated` while the sweep trains (main thread only).
+
+    Python's default for SIGTERM ends the process at once: the manifest stayed "running",
+    and the loky workers, which are not in its way, trained on as orphans. Raised in the
+    main thread, the exception makes joblib stop and kill its workers, as for Ctrl-C; a run
+    loses at most what it trained since its last checkpoint.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
 def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, download=None,
           progress=True, draw=True, train=True, echo=print, **filters):
     """Train every run ``figures`` need (:func:`plan`), then draw the figures and the table.
 
     ``train=False`` only draws, from the folders as they are (while another sweep trains).
-    Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted.
+    Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted (143
+    by SIGTERM, which stops a sweep as Ctrl-C does: the manifest says interrupted and no
+    worker process outlives it).
     """
     jobs = jobs or os.cpu_count() or 1
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -227,31 +258,33 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
                    done_runs=n_done)
     by_name = {s.name: s for s in specs}
     status, reported = 0, set()
-    try:
-        results = (run_dask(todo, out, scheduler, kw) if scheduler
-                   else run_local(todo, out, jobs, kw))
-        for res in results:
-            s = by_name[res["name"]]
-            ok = res["state"] == "done"
-            reported.add(s.name)
-            manifest["runs"][s.name] = _entry(s, out, res["state"], res)
-            write_manifest(out, manifest)
-            bar.update(run_finished=ok)
-            if not ok:
-                status = max(status, 130 if res["state"] == "interrupted" else 1)
-                echo(f"{s.name}: {res['state']}" + (f" ({res['error']})" if res.get("error")
-                                                    else ""))
-    except KeyboardInterrupt:
-        status = 130
-    finally:
-        bar.close()
-        for s in todo:                       # the folders are the truth
-            if s.name not in reported:
-                manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
-        manifest["sweep"]["status"] = {0: "finished", 130: "interrupted"}.get(status, "failed")
-        if train:
-            write_manifest(out, manifest)
-    if status == 130:
+    with _sigterm_interrupts():
+        try:
+            results = (run_dask(todo, out, scheduler, kw) if scheduler
+                       else run_local(todo, out, jobs, kw))
+            for res in results:
+                s = by_name[res["name"]]
+                ok = res["state"] == "done"
+                reported.add(s.name)
+                manifest["runs"][s.name] = _entry(s, out, res["state"], res)
+                write_manifest(out, manifest)
+                bar.update(run_finished=ok)
+                if not ok:
+                    status = max(status, 130 if res["state"] == "interrupted" else 1)
+                    why = f" ({res['error']})" if res.get("error") else ""
+                    echo(f"{s.name}: {res['state']}{why}")
+        except KeyboardInterrupt as e:
+            status = 143 if isinstance(e, Terminated) else 130
+        finally:
+            bar.close()
+            for s in todo:                       # the folders are the truth
+                if s.name not in reported:
+                    manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
+            manifest["sweep"]["status"] = ("finished" if status == 0 else "interrupted"
+                                           if status in (130, 143) else "failed")
+            if train:
+                write_manifest(out, manifest)
+    if status in (130, 143):
         echo(f"interrupted; run the same command again to resume ({out})")
         return status
     if draw:

@@ -156,6 +156,19 @@ def test_rerun_does_no_training(reference, capsys):
     assert (reference / "manifest.json").read_bytes() == text
 
 
+def _unlocked(folders):
+    """True when no process holds a run folder's sweep lock (its worker has exited)."""
+    import fcntl
+    for f in folders:
+        if (f / ".sweep.lock").exists():
+            with open(f / ".sweep.lock") as fh:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return False
+    return True
+
+
 def _wait(predicate, seconds, what):
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -184,18 +197,41 @@ def test_sweep_killed_and_restarted_equals_an_uninterrupted_one(reference, tmp_p
     at_kill = [R.seen(f) for f in folders]
     assert min(at_kill) < 10_000, f"both runs finished before the kill ({at_kill})"
     # every worker died with the sweep: the run folders' locks are free again
-    import fcntl
+    _wait(lambda: _unlocked(folders), 30, "the killed workers to release their runs")
+    assert R.sweep(["figure2", "figure4"], out, jobs=2, progress=False, echo=lambda *a: None,
+                   **TINY) == 0
+    assert_same_runs(reference, out)
 
-    def unlocked():
-        for f in folders:
-            if (f / ".sweep.lock").exists():
-                with open(f / ".sweep.lock") as fh:
-                    try:
-                        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    except BlockingIOError:
-                        return False
-        return True
-    _wait(unlocked, 30, "the killed workers to release their runs")
+
+@pytest.mark.slow
+def test_sigterm_stops_the_sweep_and_its_workers(reference, tmp_path):
+    """Catches Python's default SIGTERM (the parent dies at once, the manifest still says
+    "running" and the loky workers train on as orphans) and a resume that differs after it:
+    SIGTERM to the sweep's parent only, after the first checkpoints."""
+    out = tmp_path / "terminated"
+    env = dict(os.environ, AEVB_TEST_PAUSE_IN_SAVE="0.15")
+    proc = subprocess.Popen([sys.executable, "-m", "aevb", "reproduce", "figure2", "--out",
+                             str(out), "--jobs", "2", *TINY_ARGS], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    folders = [out / "runs" / s.name for s in R.plan(["figure2"], **TINY)]
+    try:
+        _wait(lambda: any(R.seen(f) >= 2_000 for f in folders), 60, "a first checkpoint")
+        proc.send_signal(signal.SIGTERM)
+        status = proc.wait(timeout=60)
+        assert status == 143, f"the sweep ended with {status} on SIGTERM, not 143"
+        assert R.read_manifest(out)["sweep"]["status"] == "interrupted"
+        _wait(lambda: _unlocked(folders), 30, "the workers to stop with the sweep")
+        at_stop = [(f / "log.jsonl").read_bytes() for f in folders]
+        assert min(R.seen(f) for f in folders) < 10_000, "both runs finished before SIGTERM"
+        time.sleep(2)                        # an orphan would have checkpointed since
+        assert [(f / "log.jsonl").read_bytes() for f in folders] == at_stop
+    finally:                                 # never leave an orphan training
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
     assert R.sweep(["figure2", "figure4"], out, jobs=2, progress=False, echo=lambda *a: None,
                    **TINY) == 0
     assert_same_runs(reference, out)
