@@ -13,16 +13,17 @@ import sys
 import numpy as np
 
 from . import __version__
-from . import data as D
-from . import methods, runs
-from .checkpoint import CheckpointError
-from .methods import METHODS
-from .posterior import POSTERIORS
-from .sgvb import ESTIMATORS
+from .runs import data as D
+from .runs import methods
+from . import runs
+from .runs.checkpoint import CheckpointError
+from .runs.methods import METHODS
+from .inference.posterior import POSTERIORS
+from .core.sgvb import ESTIMATORS
 
 # Modules that add a subcommand of their own: each defines ``add_parser(subparsers)``,
 # which adds its parser and sets ``func`` (args -> exit status) with set_defaults.
-EXTENSIONS = ("adversarial", "reproduce", "exercises")
+EXTENSIONS = ("experiments.adversarial", "experiments.reproduce", "exercises")
 
 # Settings of a run; with --resume they come from the run's config.json instead.
 SETTINGS = {"dataset": "mnist", "n_latent": 20, "n_hidden": None, "estimator": "B",
@@ -198,7 +199,7 @@ def cmd_train(args):
     else:
         settings = {**SETTINGS, **given}
         if settings["posterior"] != "gaussian" and "estimator" not in given:
-            settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.methods)
+            settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.runs.methods)
         full_vb = {k: settings.pop(k) for k in FULL_VB if k in settings}
         if full_vb and settings["method"] != "full-vb":
             flags = ", ".join("--" + k.replace("_", "-") for k in full_vb)

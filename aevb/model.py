@@ -15,12 +15,12 @@ import zipfile
 
 import numpy as np
 
-from . import data as _data
-from . import networks as nets
-from .layers import sigmoid
-from .optim import WARMUP_STEPS, make_optimizer
-from .sgvb import check_estimator, lower_bound
-from .train import SAMPLING, train
+from .runs import data as _data
+from .core import networks as nets
+from .core.layers import sigmoid
+from .core.optim import WARMUP_STEPS, make_optimizer
+from .core.sgvb import check_estimator, lower_bound
+from .core.train import SAMPLING, train
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 
@@ -135,13 +135,13 @@ class VAE:
         0.02 for the Gaussian one (Frey Face).
     adagrad_warmup : int
         Adagrad's first steps that only accumulate squared gradients
-        (:class:`aevb.optim.Adagrad`; 100, as in the authors' code).
+        (:class:`aevb.core.optim.Adagrad`; 100, as in the authors' code).
     weight_decay : bool
         MAP prior N(0, I) on the weights, scaled by M/N (Section 5).
     budget : int
         Training samples evaluated by ``fit`` (the x axis of Figure 2).
     sampling : {'shuffle', 'replacement'}
-        How minibatches are drawn (:mod:`aevb.train`).
+        How minibatches are drawn (:mod:`aevb.core.train`).
     init_std : float
         Standard deviation of the initial parameters (0.01 in the paper).
     dtype : None, 'float32' or 'float64'
@@ -234,18 +234,25 @@ class VAE:
                   if hasattr(self, "encoder_params_") else "")
         return f"{type(self).__name__}({', '.join(shown)}){fitted}"
 
+    # What a saved file says it holds; a subclass with more state than the two networks
+    # (FullVB's q(theta)) names itself and adds it through _saved_state / _restore_state.
+    _SAVED_AS = "VAE"
+
     def save(self, path):
         """Write the fitted model (settings and parameters) to one ``.npz`` file, atomically.
 
         :meth:`load` reads it back; ``rng`` is not saved (pass a new one to use).
         """
         self._check_fitted()
-        from . import checkpoint
+        from .runs import checkpoint
         settings = {k: v for k, v in self.get_params().items() if k != "rng"}
         settings["dtype"] = None if settings["dtype"] is None else str(np.dtype(settings["dtype"]))
         arrays = checkpoint.param_arrays(self.encoder_params_, self.decoder_params_)
-        arrays["meta"] = np.array(json.dumps({"aevb_model": "VAE", "settings": settings,
-                                              "n_samples_seen": int(self.n_samples_seen_)}))
+        extra_arrays, extra_meta = self._saved_state()
+        arrays.update(extra_arrays)
+        arrays["meta"] = np.array(json.dumps({"aevb_model": self._SAVED_AS, "settings": settings,
+                                              "n_samples_seen": int(self.n_samples_seen_),
+                                              **extra_meta}))
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         checkpoint.atomic_write_bytes(path, buf.getvalue())
@@ -253,19 +260,32 @@ class VAE:
 
     @classmethod
     def load(cls, path):
-        """A fitted VAE from a file written by :meth:`save`."""
-        from . import checkpoint
+        """A fitted model from a file written by :meth:`save` (of this class)."""
+        from .runs import checkpoint
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta = json.loads(str(z["meta"]))
+                arrays = {k: z[k] for k in z.files if k != "meta"}
             settings = meta["settings"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"{path} is not a model saved by VAE.save ({type(e).__name__}: "
                              f"{e})") from None
+        kind = meta.get("aevb_model", "VAE")
+        if kind != cls._SAVED_AS:
+            raise ValueError(f"{path} holds a {kind} model, not a {cls._SAVED_AS}: load it "
+                             f"with aevb.{kind}.load")
         enc, dec = checkpoint.load_params(path)
-        vae = cls(**settings)
-        vae._set_fitted(enc, dec, meta["n_samples_seen"])
-        return vae
+        model = cls(**settings)
+        model._set_fitted(enc, dec, meta["n_samples_seen"])
+        model._restore_state(arrays, meta)
+        return model
+
+    def _saved_state(self):
+        """More arrays and meta entries for :meth:`save` (none for a VAE)."""
+        return {}, {}
+
+    def _restore_state(self, arrays, meta):
+        """Read back what :meth:`_saved_state` wrote."""
 
     def _set_fitted(self, enc, dec, n_samples_seen=0):
         """Adopt trained parameter containers (a run folder's, a saved file's)."""
@@ -325,7 +345,7 @@ class VAE:
 
         Parameters
         ----------
-        X : ndarray of shape (N, D) with values in [0, 1], or aevb.data.Dataset
+        X : ndarray of shape (N, D) with values in [0, 1], or aevb.runs.data.Dataset
         callback : callable(vae, samples_seen) or None
             Called at ``eval_points`` (default: 1, 2, 5 x 10^k samples).
 

@@ -13,7 +13,7 @@ median over rounds is reported. One BLAS thread is the primary figure.
 
 "BLAS threads" is what BLAS (and PyTorch) may use. aevb's trainer also
 updates the decoder's parameters on a helper thread while BLAS computes the
-encoder's backward pass (aevb.train, ``threads=2``, ``aevb train --threads
+encoder's backward pass (aevb.core.train, ``threads=2``, ``aevb train --threads
 2``; the default is 1), so at one BLAS thread it uses the second core for
 that update; the "serial" columns (``threads=1``) use one core only, like
 PyTorch here. Adagrad runs without its warm-up here, so that every timed
@@ -56,14 +56,14 @@ def _timed(step, steps):
     return time.perf_counter() - t0, steps
 
 def _mnist_uint8(data_dir):
-    from aevb import data as D
+    from aevb.runs import data as D
     return D.mnist("train_full", data_dir).with_binarization("dynamic")
 
 
 def worker_aevb(a):
-    from aevb import networks as nets, optim
-    from aevb.data import Dataset
-    from aevb.train import Trainer
+    from aevb.core import networks as nets, optim
+    from aevb.runs.data import Dataset
+    from aevb.core.train import Trainer
     data = _mnist_uint8(a.data_dir)
     if a.n < len(data):
         data = Dataset(data.images[:a.n], data.scale, data.image_shape, binarize="dynamic")
@@ -135,8 +135,8 @@ def worker_torch(a):
 
 def worker_adagrad(a):
     """Adagrad's update alone, over the paper model's parameter shapes."""
-    from aevb import networks as nets
-    from aevb.optim import Adagrad
+    from aevb.core import networks as nets
+    from aevb.core.optim import Adagrad
     dt, rng = np.dtype(a.dtype), np.random.default_rng(0)
     enc = nets.init_gaussian_mlp(784, a.hidden, a.latent, rng, dtype=dt)
     dec = nets.init_bernoulli_mlp(a.latent, a.hidden, 784, rng, dtype=dt)
@@ -147,7 +147,8 @@ def worker_adagrad(a):
 
 
 def worker_score(a):
-    from aevb import VAE, data as D
+    from aevb import VAE
+    from aevb.runs import data as D
     test = D.mnist("test", a.data_dir).with_binarization("fixed", rng=0)
     vae = VAE(a.latent, a.hidden, dtype=a.dtype).initialize(784, np.dtype(a.dtype))
     t0 = time.perf_counter()
@@ -156,7 +157,9 @@ def worker_score(a):
 
 
 def worker_is(a):
-    from aevb import VAE, data as D, likelihood as LK
+    from aevb import VAE
+    from aevb.runs import data as D
+    from aevb.inference import likelihood as LK
     x = D.load_mnist("test", a.data_dir, dtype=a.dtype, binarize="fixed", rng=0)[:1000]
     vae = VAE(a.latent, a.hidden).initialize(784, np.dtype(a.dtype))
     t0 = time.perf_counter()

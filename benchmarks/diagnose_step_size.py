@@ -12,8 +12,9 @@ import argparse
 
 import numpy as np
 
-from aevb import VAE, networks as nets, runs
-from aevb.train import Trainer
+from aevb import VAE, runs
+from aevb.core import networks as nets
+from aevb.core.train import Trainer
 
 
 def main():

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from aevb import runs
-from aevb.fullvb_model import INIT_LOGVAR, FullVBTrainer, eq14_bound
+from aevb.inference.fullvb_model import INIT_LOGVAR, FullVBTrainer, eq14_bound
 from aevb.model import VAE
 
 

@@ -1,12 +1,12 @@
 """MNIST bound of a non-Gaussian posterior q(z|x) next to the Gaussian's, same budget.
 
-Trains the paper's MNIST model with :class:`aevb.posterior.PosteriorTrainer`
+Trains the paper's MNIST model with :class:`aevb.inference.posterior.PosteriorTrainer`
 (estimator A, eq. 6) and the settings of ``aevb train`` (aevb.runs.make_config:
 Adagrad lr 0.01 with its warm-up, M = 100, L = 1, dynamic binarization, MAP
 prior, seed 0), then scores the test set (binarized once, as aevb train does)
 with estimator A and the family's own fresh noise. With ``--gaussian-run`` it
 scores that ``aevb train`` run folder's parameters the same way (the Gaussian
-family with estimator A is exactly aevb.sgvb's estimator A) and by estimator B.
+family with estimator A is exactly aevb.core.sgvb's estimator A) and by estimator B.
 On the first ``--is-points`` test digits it also estimates log p(x) by
 importance sampling with each model's own posterior as proposal (K samples),
 next to the bound on the same digits: a check that each bound is below it.
@@ -25,9 +25,9 @@ import numpy as np
 
 from aevb import runs
 from aevb.model import VAE
-from aevb.checkpoint import save_params
-from aevb.data import Dataset
-from aevb.posterior import (POSTERIORS, PosteriorTrainer, importance_sampled_family,
+from aevb.runs.checkpoint import save_params
+from aevb.runs.data import Dataset
+from aevb.inference.posterior import (POSTERIORS, PosteriorTrainer, importance_sampled_family,
                             score_family)
 
 

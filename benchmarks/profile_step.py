@@ -16,7 +16,8 @@ import time
 import numpy as np
 from line_profiler import LineProfiler
 
-from aevb import data, distributions, layers, networks, optim, sgvb, train
+from aevb.runs import data
+from aevb.core import distributions, layers, networks, optim, sgvb, train
 
 
 def main():

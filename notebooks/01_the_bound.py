@@ -34,7 +34,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import VAE, data
+from aevb import VAE
+from aevb.runs import data
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -70,17 +71,17 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # %% [markdown]
 # ## The functions that implement it
 #
-# `aevb.sgvb.lower_bound` estimates $\mathcal L$ by Monte Carlo. Its body is `_forward`: estimator B is eq. 3 with the KL in closed form and the expectation replaced by an average over noise draws; estimator A is eq. 2 averaged the same way (Section 2.3, notebook 2).
+# `aevb.core.sgvb.lower_bound` estimates $\mathcal L$ by Monte Carlo. Its body is `_forward`: estimator B is eq. 3 with the KL in closed form and the expectation replaced by an average over noise draws; estimator A is eq. 2 averaged the same way (Section 2.3, notebook 2).
 
 # %%
-print(inspect.getsource(aevb.sgvb._forward))
+print(inspect.getsource(aevb.core.sgvb._forward))
 
 # %% [markdown]
-# `aevb.likelihood.grid` computes $\log p_\theta(x) = \log \int p_\theta(x|z)\,p(z)\,dz$ as a sum over a fine grid of $z$, the definition of the marginal likelihood with the integral done numerically. `log_joint` gives the integrand $\log p_\theta(x, z)$.
+# `aevb.inference.likelihood.grid` computes $\log p_\theta(x) = \log \int p_\theta(x|z)\,p(z)\,dz$ as a sum over a fine grid of $z$, the definition of the marginal likelihood with the integral done numerically. `log_joint` gives the integrand $\log p_\theta(x, z)$.
 
 # %%
-print(inspect.getsource(aevb.likelihood.log_joint))
-print(inspect.getsource(aevb.likelihood.grid))
+print(inspect.getsource(aevb.inference.likelihood.log_joint))
+print(inspect.getsource(aevb.inference.likelihood.grid))
 
 # %% [markdown]
 # ## A model to measure
@@ -104,7 +105,7 @@ print("model trained on", budget_note)
 
 # %%
 n_grid = 101 if QUICK else 201
-log_px = aevb.likelihood.grid(dec, x, n_coarse=61 if QUICK else 121, n_fine=n_grid)
+log_px = aevb.inference.likelihood.grid(dec, x, n_coarse=61 if QUICK else 121, n_fine=n_grid)
 print(np.round(log_px, 3))
 
 # %% [markdown]
@@ -113,7 +114,7 @@ print(np.round(log_px, 3))
 # %%
 n_draws = 4000 if QUICK else 10_000
 eps = np.random.default_rng(1).standard_normal((n_draws, 1, 5, 2))   # (draws, L = 1, M = 5, J = 2)
-draws = np.stack([aevb.sgvb.lower_bound(enc, dec, x, e) for e in eps])   # (draws, 5)
+draws = np.stack([aevb.core.sgvb.lower_bound(enc, dec, x, e) for e in eps])   # (draws, 5)
 elbo = draws.mean(axis=0)
 elbo_se = draws.std(axis=0) / np.sqrt(len(draws))
 print(np.round(elbo, 3), "+-", np.round(elbo_se, 3))
@@ -122,7 +123,7 @@ print(np.round(elbo, 3), "+-", np.round(elbo_se, 3))
 # **The KL to the true posterior**, straight from its definition $\int q(z|x)\,[\log q(z|x) - \log p(z|x)]\,dz$, with $\log p(z|x) = \log p(x, z) - \log p(x)$ (Bayes' rule, step 2 above), summed over the same number of grid points, covering ±8 standard deviations of $q$ around its mean.
 
 # %%
-(mean, logvar), _ = aevb.networks.gaussian_mlp_forward(enc, x)    # q(z|x): (5, 2) each
+(mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)    # q(z|x): (5, 2) each
 std = np.exp(0.5 * logvar)
 t = np.linspace(-8, 8, n_grid)
 kl = np.empty(len(x))
@@ -130,8 +131,8 @@ for i in range(len(x)):
     z1 = mean[i, 0] + std[i, 0] * t
     z2 = mean[i, 1] + std[i, 1] * t
     z = np.stack(np.meshgrid(z1, z2, indexing="ij"), axis=-1).reshape(-1, 1, 2)   # (n_grid^2, 1, 2)
-    log_q = aevb.distributions.gaussian_log_likelihood_forward(z, mean[i], logvar[i])[0][:, 0]
-    log_post = aevb.likelihood.log_joint(dec, x[i:i + 1], z)[:, 0] - log_px[i]
+    log_q = aevb.core.distributions.gaussian_log_likelihood_forward(z, mean[i], logvar[i])[0][:, 0]
+    log_post = aevb.inference.likelihood.log_joint(dec, x[i:i + 1], z)[:, 0] - log_px[i]
     cell = (z1[1] - z1[0]) * (z2[1] - z2[0])
     kl[i] = np.sum(np.exp(log_q) * (log_q - log_post)) * cell
 
@@ -157,14 +158,14 @@ print("eq. 1 holds for every digit to within Monte Carlo error: the bound is bel
 worst = int(np.argmax(kl))
 c = np.linspace(-4, 4, 81)
 C = np.stack(np.meshgrid(c, c, indexing="ij"), axis=-1).reshape(-1, 1, 2)
-log_pxz = aevb.likelihood.log_joint(dec, x[worst:worst + 1], C)[:, 0]
+log_pxz = aevb.inference.likelihood.log_joint(dec, x[worst:worst + 1], C)[:, 0]
 keep = C[log_pxz > log_pxz.max() - 5, 0]     # where the posterior is above e^-5 of its peak
 lo = keep.min(axis=0) - 0.2 * np.ptp(keep, axis=0)
 hi = keep.max(axis=0) + 0.2 * np.ptp(keep, axis=0)
 Z = np.stack(np.meshgrid(np.linspace(lo[0], hi[0], 150), np.linspace(lo[1], hi[1], 150), indexing="ij"), axis=-1)
-log_post = aevb.likelihood.log_joint(dec, x[worst:worst + 1], Z.reshape(-1, 1, 2))[:, 0] - log_px[worst]
+log_post = aevb.inference.likelihood.log_joint(dec, x[worst:worst + 1], Z.reshape(-1, 1, 2))[:, 0] - log_px[worst]
 posterior = np.exp(log_post).reshape(Z.shape[:2])
-q_density = np.exp(aevb.distributions.gaussian_log_likelihood_forward(Z, mean[worst], logvar[worst])[0])
+q_density = np.exp(aevb.core.distributions.gaussian_log_likelihood_forward(Z, mean[worst], logvar[worst])[0])
 
 # %%
 digits = np.arange(len(x))

@@ -29,7 +29,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import VAE, data
+from aevb import VAE
+from aevb.runs import data
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -78,20 +79,20 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # The reparameterization; note that `logvar` is $\log \sigma^2$, so the standard deviation is `exp(logvar / 2)`:
 
 # %%
-print(inspect.getsource(aevb.distributions.reparameterize_forward))
+print(inspect.getsource(aevb.core.distributions.reparameterize_forward))
 
 # %% [markdown]
 # The naive gradient, for comparison (it never differentiates through $z$):
 
 # %%
-print(inspect.getsource(aevb.sgvb.score_function_gradient))
+print(inspect.getsource(aevb.core.sgvb.score_function_gradient))
 
 # %% [markdown]
 # Estimators A (eq. 6) and B (eq. 7) share one forward pass; the branch on `estimator` is the only difference. `sgvb.sgvb` runs it and the backward pass; `minibatch_estimate` is eq. 8.
 
 # %%
-print(inspect.getsource(aevb.sgvb._forward))
-print(inspect.getsource(aevb.sgvb.minibatch_estimate))
+print(inspect.getsource(aevb.core.sgvb._forward))
+print(inspect.getsource(aevb.core.sgvb.minibatch_estimate))
 
 # %% [markdown]
 # ## Check 1: the reparameterized samples have the distribution $q$
@@ -102,7 +103,7 @@ print(inspect.getsource(aevb.sgvb.minibatch_estimate))
 rng = np.random.default_rng(0)
 mean_q = np.array([[0.5, -1.0, 2.0]])
 logvar_q = np.array([[-1.0, 0.0, 1.5]])
-z, _ = aevb.distributions.reparameterize_forward(mean_q, logvar_q, rng.standard_normal((100_000, 1, 3)))
+z, _ = aevb.core.distributions.reparameterize_forward(mean_q, logvar_q, rng.standard_normal((100_000, 1, 3)))
 print("sample mean    ", np.round(z.mean(axis=0)[0], 3), " expected", mean_q[0])
 print("sample variance", np.round(z.var(axis=0)[0], 3), " expected", np.round(np.exp(logvar_q[0]), 3))
 assert np.allclose(z.mean(axis=0), mean_q, atol=0.03)
@@ -130,9 +131,9 @@ print(budget_note, "- test bound on this minibatch:", round(vae.score(x, rng=0),
 
 # %%
 grad = {
-    "naive (score function)": lambda eps: aevb.sgvb.score_function_gradient(enc, dec, x, eps),
-    "A (eq. 6)": lambda eps: aevb.sgvb.sgvb(enc, dec, x, eps, "A").denc,
-    "B (eq. 7)": lambda eps: aevb.sgvb.sgvb(enc, dec, x, eps, "B").denc,
+    "naive (score function)": lambda eps: aevb.core.sgvb.score_function_gradient(enc, dec, x, eps),
+    "A (eq. 6)": lambda eps: aevb.core.sgvb.sgvb(enc, dec, x, eps, "A").denc,
+    "B (eq. 7)": lambda eps: aevb.core.sgvb.sgvb(enc, dec, x, eps, "B").denc,
 }
 Ls = [1, 2, 5, 10, 20] if QUICK else [1, 2, 5, 10, 50]
 R = 10 if QUICK else 100
@@ -179,7 +180,7 @@ plt.show()
 # %%
 n_draws = 1000 if QUICK else 20_000
 eps = rng.standard_normal((n_draws, 1, 100, 5))
-value = {est: np.stack([aevb.sgvb.lower_bound(enc, dec, x, e, est) for e in eps]) for est in "AB"}   # (draws, 100)
+value = {est: np.stack([aevb.core.sgvb.lower_bound(enc, dec, x, e, est) for e in eps]) for est in "AB"}   # (draws, 100)
 var_a = value["A"].var(axis=0).mean()
 var_b = value["B"].var(axis=0).mean()
 mean_a = value["A"].mean()
@@ -208,11 +209,11 @@ print(f"relative distance between the mean gradients of A and B at L = {L}, {R} 
 
 # %%
 x_all = data.load_mnist("test", binarize="fixed", rng=0)[:1000]
-bound_all = aevb.sgvb.lower_bound(enc, dec, x_all, rng.standard_normal((1, 1000, 5)))   # (1000,)
-estimates = [aevb.sgvb.minibatch_estimate(bound_all[rng.choice(1000, 100, replace=False)], 1000) for _ in range(5000)]
+bound_all = aevb.core.sgvb.lower_bound(enc, dec, x_all, rng.standard_normal((1, 1000, 5)))   # (1000,)
+estimates = [aevb.core.sgvb.minibatch_estimate(bound_all[rng.choice(1000, 100, replace=False)], 1000) for _ in range(5000)]
 se8 = np.std(estimates) / np.sqrt(len(estimates))
 print(f"sum over the N = 1000 digits {bound_all.sum():.1f}; mean of eq. 8 over 5000 minibatches {np.mean(estimates):.1f} (s.e. {se8:.1f})")
 assert abs(np.mean(estimates) - bound_all.sum()) < 4 * se8
 
 # %% [markdown]
-# Section 2.4 lists three routes to such a $g_\phi$: a tractable inverse CDF (Exponential, Cauchy, Logistic, Rayleigh, Pareto, Weibull, Reciprocal, Gompertz, Gumbel, Erlang), location-scale families (Laplace, Elliptical, Student's t, Logistic, Uniform, Triangular, Gaussian) and compositions (Log-Normal, Gamma, Dirichlet, Beta, Chi-squared, F). The VAE here uses the Gaussian, as the paper's experiments do; notebook 9 samples from the others and breaks the variance measured here down by parameter group (`aevb.variance`).
+# Section 2.4 lists three routes to such a $g_\phi$: a tractable inverse CDF (Exponential, Cauchy, Logistic, Rayleigh, Pareto, Weibull, Reciprocal, Gompertz, Gumbel, Erlang), location-scale families (Laplace, Elliptical, Student's t, Logistic, Uniform, Triangular, Gaussian) and compositions (Log-Normal, Gamma, Dirichlet, Beta, Chi-squared, F). The VAE here uses the Gaussian, as the paper's experiments do; notebook 9 samples from the others and breaks the variance measured here down by parameter group (`aevb.inference.variance`).

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 3. Every gradient, derived and checked (Section 3, Appendices B and C)
 #
-# The paper states the VAE's objective (eq. 10) and leaves its gradients to "standard backpropagation". aevb writes every backward pass by hand. This notebook takes the pieces in the order the data flows through them: the linear layer and tanh of the MLPs (Appendix C), the two decoders' log-likelihoods (C.1, C.2), the KL term (Appendix B), the prior, the reparameterization (Section 2.4), then the whole objective. For each: the equation, the derivative worked out, the code, and a check against fourth-order central differences in float64 (`aevb.gradcheck`) with a random upstream gradient and non-degenerate inputs. The worst relative error is asserted below $10^{-7}$ for a piece and $10^{-6}$ for a whole objective; the figure at the end shows them all.
+# The paper states the VAE's objective (eq. 10) and leaves its gradients to "standard backpropagation". aevb writes every backward pass by hand. This notebook takes the pieces in the order the data flows through them: the linear layer and tanh of the MLPs (Appendix C), the two decoders' log-likelihoods (C.1, C.2), the KL term (Appendix B), the prior, the reparameterization (Section 2.4), then the whole objective. For each: the equation, the derivative worked out, the code, and a check against fourth-order central differences in float64 (`aevb.core.gradcheck`) with a random upstream gradient and non-degenerate inputs. The worst relative error is asserted below $10^{-7}$ for a piece and $10^{-6}$ for a whole objective; the figure at the end shows them all.
 #
 # Everything here is small and untrained: both modes take seconds, and `AEVB_QUICK` changes nothing.
 
@@ -27,11 +27,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import distributions as dist
-from aevb import layers
-from aevb import networks as nets
-from aevb import sgvb
-from aevb.gradcheck import check_directional, check_gradient
+from aevb.core import distributions as dist
+from aevb.core import layers
+from aevb.core import networks as nets
+from aevb.core import sgvb
+from aevb.core.gradcheck import check_directional, check_gradient
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "(the same computation in both)")

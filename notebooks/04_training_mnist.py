@@ -27,8 +27,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import VAE, data
-from aevb.figures import paper_values
+from aevb import VAE
+from aevb.runs import data
+from aevb.experiments.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -63,14 +64,14 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # One pass of the loop body: draw $X^M$ and $\epsilon$, compute the gradient (`sgvb`, notebook 3; `n_data` = $N$ brings in the prior with weight $M/N$), update. The decoder's update starts on a helper thread while the encoder's backward pass runs; the arithmetic is the same either way.
 
 # %%
-print(inspect.getsource(aevb.train.Trainer.minibatch_step))
+print(inspect.getsource(aevb.core.train.Trainer.minibatch_step))
 
 # %% [markdown]
 # The prior's gradient (step 2 above) and Adagrad's update with its warm-up:
 
 # %%
-print(inspect.getsource(aevb.sgvb._add_prior_gradient))
-print(inspect.getsource(aevb.optim.Adagrad._update))
+print(inspect.getsource(aevb.core.sgvb._add_prior_gradient))
+print(inspect.getsource(aevb.core.optim.Adagrad._update))
 
 # %% [markdown]
 # ## Check 1: the warm-up leaves the parameters alone for 100 steps
@@ -81,7 +82,7 @@ print(inspect.getsource(aevb.optim.Adagrad._update))
 rng = np.random.default_rng(0)
 theta = rng.normal(size=(3, 4))
 start = theta.copy()
-adagrad = aevb.optim.Adagrad(lr=0.1)
+adagrad = aevb.core.optim.Adagrad(lr=0.1)
 for step in range(100):
     adagrad.step([theta], [rng.normal(size=(3, 4))])
 moved_100 = np.abs(theta - start).max()
@@ -159,7 +160,7 @@ plt.show()
 vae = models[latent_sizes[-1]]
 recon = vae.decode(vae.transform(test[:10].astype(np.float32)))
 plt.figure(figsize=(8, 1.9))
-plt.imshow(aevb.plotting.image_grid(np.concatenate([test[:10], recon]), (28, 28), 10), cmap="gray")
+plt.imshow(aevb.experiments.plotting.image_grid(np.concatenate([test[:10], recon]), (28, 28), 10), cmap="gray")
 plt.title(f"N_z = {latent_sizes[-1]}: test digits and reconstructions; {budget_note}", fontsize=8)
 plt.axis("off")
 plt.show()
@@ -172,7 +173,7 @@ plt.show()
 # %%
 fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.6))
 for ax, (J, v) in zip(np.atleast_1d(axes), models.items()):
-    ax.imshow(aevb.plotting.image_grid(v.sample(100, rng=1), (28, 28), 10), cmap="gray")
+    ax.imshow(aevb.experiments.plotting.image_grid(v.sample(100, rng=1), (28, 28), 10), cmap="gray")
     ax.set_title(f"N_z = {J}")
     ax.axis("off")
 fig.suptitle(f"Samples; {budget_note}", fontsize=9)

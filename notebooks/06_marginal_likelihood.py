@@ -27,8 +27,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import VAE, data
-from aevb.figures import paper_values
+from aevb import VAE
+from aevb.runs import data
+from aevb.experiments.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -59,19 +60,19 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # Importance sampling, with a streaming log-sum-exp (the `### BEGIN SOLUTION` markers delimit a course exercise; the library runs the code between them):
 
 # %%
-print(inspect.getsource(aevb.likelihood.importance_sampled))
+print(inspect.getsource(aevb.inference.likelihood.importance_sampled))
 
 # %% [markdown]
-# Appendix D: HMC from `aevb.hmc`, a Gaussian or kernel density fitted to the first half of each chain, the reciprocal average on the second half:
+# Appendix D: HMC from `aevb.inference.hmc`, a Gaussian or kernel density fitted to the first half of each chain, the reciprocal average on the second half:
 
 # %%
-print(inspect.getsource(aevb.likelihood.appendix_d))
+print(inspect.getsource(aevb.inference.likelihood.appendix_d))
 
 # %% [markdown]
 # The leapfrog integrator at the heart of HMC (a half step in momentum, full steps in position and momentum, a final half step):
 
 # %%
-print(inspect.getsource(aevb.hmc.leapfrog))
+print(inspect.getsource(aevb.inference.hmc.leapfrog))
 
 # %% [markdown]
 # ## The model
@@ -96,9 +97,9 @@ print(budget_note)
 # %%
 rng = np.random.default_rng(0)
 elbo = np.mean([vae.score_samples(x, rng=rng) for _ in range(100)], axis=0)
-is_est = aevb.likelihood.importance_sampled(enc, dec, x, 500 if QUICK else 5000, rng=rng)
-hmc_est = aevb.likelihood.appendix_d(enc, dec, x, 100 if QUICK else 1000, rng=rng)
-paper_est = aevb.likelihood.appendix_d(enc, dec, x, rng=rng, **aevb.likelihood.PAPER)
+is_est = aevb.inference.likelihood.importance_sampled(enc, dec, x, 500 if QUICK else 5000, rng=rng)
+hmc_est = aevb.inference.likelihood.appendix_d(enc, dec, x, 100 if QUICK else 1000, rng=rng)
+paper_est = aevb.inference.likelihood.appendix_d(enc, dec, x, rng=rng, **aevb.inference.likelihood.PAPER)
 
 # %%
 rows = [("ELBO (estimator B, 100 draws)", elbo),
@@ -146,7 +147,7 @@ plt.show()
 
 # %%
 Ks = [1, 10, 100, 1000] + ([] if QUICK else [5000])
-means = [aevb.likelihood.importance_sampled(enc, dec, x, K, rng=K).mean for K in Ks]
+means = [aevb.inference.likelihood.importance_sampled(enc, dec, x, K, rng=K).mean for K in Ks]
 print(", ".join(f"K = {K}: {m:.2f}" for K, m in zip(Ks, means)))
 fig, ax = plt.subplots(figsize=(6, 3.5))
 ax.semilogx(Ks, means, "o-", label="importance sampling")

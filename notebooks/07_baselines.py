@@ -27,9 +27,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import VAE, data
-from aevb.baselines import MCEM, WakeSleep
-from aevb.figures import paper_values
+from aevb import VAE
+from aevb.runs import data
+from aevb import MCEM, WakeSleep
+from aevb.experiments.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -54,27 +55,27 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # %% [markdown]
 # ## The code
 #
-# AEVB's gradient, both networks at once ([`aevb.sgvb.sgvb`](../aevb/sgvb.py)):
+# AEVB's gradient, both networks at once ([`aevb.core.sgvb.sgvb`](../aevb/core/sgvb.py)):
 
 # %%
-print(inspect.getsource(aevb.sgvb.sgvb))
+print(inspect.getsource(aevb.core.sgvb.sgvb))
 
 # %% [markdown]
-# Wake-sleep's two phases and the dream sampler, with their noise as arguments ([`aevb.wakesleep`](../aevb/wakesleep.py)); the wake phase's helper `_wake` draws $z$ from the encoder and never differentiates through it:
+# Wake-sleep's two phases and the dream sampler, with their noise as arguments ([`aevb.baselines.wakesleep`](../aevb/baselines/wakesleep.py)); the wake phase's helper `_wake` draws $z$ from the encoder and never differentiates through it:
 
 # %%
-print(inspect.getsource(aevb.wakesleep._joint))
-print(inspect.getsource(aevb.wakesleep._wake))
-print(inspect.getsource(aevb.wakesleep.dream))
-print(inspect.getsource(aevb.wakesleep.sleep_phase))
+print(inspect.getsource(aevb.baselines.wakesleep._joint))
+print(inspect.getsource(aevb.baselines.wakesleep._wake))
+print(inspect.getsource(aevb.baselines.wakesleep.dream))
+print(inspect.getsource(aevb.baselines.wakesleep.sleep_phase))
 
 # %% [markdown]
-# MCEM: one batched HMC transition of the minibatch's chains, then 5 decoder updates on the same gradient as the wake phase ([`aevb.mcem`](../aevb/mcem.py), [`aevb.hmc`](../aevb/hmc.py)):
+# MCEM: one batched HMC transition of the minibatch's chains, then 5 decoder updates on the same gradient as the wake phase ([`aevb.baselines.mcem`](../aevb/baselines/mcem.py), [`aevb.inference.hmc`](../aevb/inference/hmc.py)):
 
 # %%
-print(inspect.getsource(aevb.hmc.transition))
-print(inspect.getsource(aevb.mcem.adapt_step_size))
-print(inspect.getsource(aevb.mcem.MCEMTrainer.minibatch_step))
+print(inspect.getsource(aevb.inference.hmc.transition))
+print(inspect.getsource(aevb.baselines.mcem.adapt_step_size))
+print(inspect.getsource(aevb.baselines.mcem.MCEMTrainer.minibatch_step))
 
 # %% [markdown]
 # ## The check: AEVB's pair of gradients is one function's gradient, wake-sleep's is not
@@ -83,8 +84,8 @@ print(inspect.getsource(aevb.mcem.MCEMTrainer.minibatch_step))
 
 # %%
 rng = np.random.default_rng(0)
-enc = aevb.networks.init_gaussian_mlp(6, 4, 2, rng, std=0.8)
-dec = aevb.networks.init_gaussian_mlp(2, 4, 6, rng, std=0.8)
+enc = aevb.core.networks.init_gaussian_mlp(6, 4, 2, rng, std=0.8)
+dec = aevb.core.networks.init_gaussian_mlp(2, 4, 6, rng, std=0.8)
 x = rng.random((5, 6))
 eps = rng.standard_normal((1, 5, 2))
 z_dream, noise = rng.standard_normal((5, 2)), rng.standard_normal((5, 6))
@@ -95,10 +96,10 @@ dot = lambda g, d: sum(float(np.vdot(u, v)) for u, v in zip(g.arrays(), d.arrays
 mixed = lambda f, h=1e-5: (f(h) - f(-h)) / (2 * h)  # noqa: E731
 
 # %%
-aevb_theta_phi = mixed(lambda t: dot(aevb.sgvb.sgvb(shift(enc, b, t), dec, x, eps).ddec, a))
-aevb_phi_theta = mixed(lambda t: dot(aevb.sgvb.sgvb(enc, shift(dec, a, t), x, eps).denc, b))
-wake_phi = mixed(lambda t: dot(aevb.wakesleep.wake_phase(shift(enc, b, t), dec, x, eps)[1], a))
-sleep_theta = mixed(lambda t: dot(aevb.wakesleep.sleep_phase(enc, aevb.wakesleep.dream(shift(dec, a, t), z_dream, noise), z_dream)[1], b))
+aevb_theta_phi = mixed(lambda t: dot(aevb.core.sgvb.sgvb(shift(enc, b, t), dec, x, eps).ddec, a))
+aevb_phi_theta = mixed(lambda t: dot(aevb.core.sgvb.sgvb(enc, shift(dec, a, t), x, eps).denc, b))
+wake_phi = mixed(lambda t: dot(aevb.baselines.wakesleep.wake_phase(shift(enc, b, t), dec, x, eps)[1], a))
+sleep_theta = mixed(lambda t: dot(aevb.baselines.wakesleep.sleep_phase(enc, aevb.baselines.wakesleep.dream(shift(dec, a, t), z_dream, noise), z_dream)[1], b))
 print(f"AEVB:       d<g_theta, a>/d(phi along b) = {aevb_theta_phi:+.6f}   d<g_phi, b>/d(theta along a) = {aevb_phi_theta:+.6f}")
 print(f"wake-sleep: d<g_theta, a>/d(phi along b) = {wake_phi:+.6f}   d<g_phi, b>/d(theta along a) = {sleep_theta:+.6f}")
 assert abs(aevb_theta_phi - aevb_phi_theta) < 1e-5 * (1 + abs(aevb_theta_phi))
@@ -142,7 +143,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The measure Figure 3 uses for all three: $\log p(x)$ by the Appendix D estimator (HMC posterior samples, a Gaussian fitted to half of each chain). AEVB and wake-sleep start their chains from their encoders ([`aevb.likelihood.appendix_d`](../aevb/likelihood.py)); MCEM starts one chain per digit from its persistent chain and the others from the prior ([`aevb.mcem.log_likelihood`](../aevb/mcem.py)).
+# The measure Figure 3 uses for all three: $\log p(x)$ by the Appendix D estimator (HMC posterior samples, a Gaussian fitted to half of each chain). AEVB and wake-sleep start their chains from their encoders ([`aevb.inference.likelihood.appendix_d`](../aevb/inference/likelihood.py)); MCEM starts one chain per digit from its persistent chain and the others from the prior ([`aevb.baselines.mcem.log_likelihood`](../aevb/baselines/mcem.py)).
 
 # %%
 hmc = dict(n_samples=200 if QUICK else 1000, burn_in=150 if QUICK else 300)
@@ -151,9 +152,9 @@ for name, model in models.items():
     for split, xs in (("train", x_train[:n_eval]), ("test", x_test[:n_eval])):
         if name == "MCEM":
             z0 = model.chains_[:n_eval] if split == "train" else None
-            est = aevb.mcem.log_likelihood(model.decoder_params_, xs, rng=2, z0=z0, **hmc)
+            est = aevb.baselines.mcem.log_likelihood(model.decoder_params_, xs, rng=2, z0=z0, **hmc)
         else:
-            est = aevb.likelihood.appendix_d(model.encoder_params_, model.decoder_params_, xs, rng=2, **hmc)
+            est = aevb.inference.likelihood.appendix_d(model.encoder_params_, model.decoder_params_, xs, rng=2, **hmc)
         log_px[name, split] = est.mean
         print(f"{name:10s} {split:5s}: log p(x) = {est.mean:8.2f} nats (HMC acceptance {est.settings['accept_rate_mean']:.2f})")
 

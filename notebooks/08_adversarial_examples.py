@@ -44,8 +44,11 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from aevb import VAE, adversarial, classifier, data, gradcheck
-from aevb import adversarial_tables as tables
+from aevb import VAE
+from aevb.experiments import adversarial, classifier
+from aevb.runs import data
+from aevb.core import gradcheck
+from aevb.experiments import adversarial_tables as tables
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())

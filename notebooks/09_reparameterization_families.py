@@ -19,8 +19,8 @@
 # a **tractable inverse CDF** ($\epsilon \sim \mathcal U(0,1)$, $z = F^{-1}_\phi(\epsilon)$: Exponential, Gumbel, Logistic),
 # a **location-scale** family ($z = \mu + \sigma\,\epsilon$ with $\epsilon$ from the standard member: Gaussian, Laplace, Student's t),
 # and a **composition** ($z = \exp(\mu + \sigma\epsilon)$, $\epsilon \sim \mathcal N(0,1)$: Log-Normal).
-# The paper's experiments use only the Gaussian. `aevb.families` implements one or more per route, each with its sampler,
-# log-density and both backward passes; `aevb.posterior` puts any location-scale one on the real line in the place of the
+# The paper's experiments use only the Gaussian. `aevb.inference.families` implements one or more per route, each with its sampler,
+# log-density and both backward passes; `aevb.inference.posterior` puts any location-scale one on the real line in the place of the
 # Gaussian posterior $q_\phi(z|x)$, trained with estimator A (eq. 6), since only the Gaussian has the KL of eq. 7 in closed form.
 #
 # Then we measure what Sections 2.2–2.3 state in words: the score-function gradient "exhibits very high variance",
@@ -35,7 +35,9 @@ import inspect
 import numpy as np
 import matplotlib.pyplot as plt
 import aevb
-from aevb import VAE, data, families, posterior, variance
+from aevb import VAE
+from aevb.runs import data
+from aevb.inference import families, posterior, variance
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 
 # %% [markdown]
@@ -74,7 +76,7 @@ plt.show()
 # ## The gradient variance, per parameter group of the encoder
 #
 # One minibatch of $M = 100$ test digits; for each estimator, $R$ independent noise draws ($L = 1$) of the encoder's gradient;
-# per parameter group, the variance of each coordinate over the draws, averaged over the group (`aevb.variance.gradient_variance`).
+# per parameter group, the variance of each coordinate over the draws, averaged over the group (`aevb.inference.variance.gradient_variance`).
 # `score`, `A`, `B` estimate the same gradient (Gaussian $q$); `A:laplace` etc. estimate the gradient of the bound with
 # a Laplace (…) $q$ read from the same encoder heads, a different quantity, so compare them through the relative variance
 # (variance / squared mean) below as well. `score:laplace` is the score-function gradient with the Laplace $q$.
@@ -155,7 +157,7 @@ test = data.Dataset(test.images[:1000], 1.0, (28, 28), binarize="fixed") if QUIC
 test_bound = {}
 for name in ["gaussian", "laplace", "student-t"]:
     vae = VAE(n_latent=J, n_hidden=H, rng=0).initialize(784)
-    opt = aevb.optim.make_optimizer("adagrad", 0.01)
+    opt = aevb.core.optim.make_optimizer("adagrad", 0.01)
     posterior.train_posterior(vae.encoder_params_, vae.decoder_params_, train, opt, budget=budget, rng=np.random.default_rng(1), posterior=name)
     test_bound[name] = posterior.score_family(vae.encoder_params_, vae.decoder_params_, test, name, rng=2)
 print(f"test bound after {budget:,} training samples (N_z = {J}, {H} hidden; the paper trains for 10^7 and more):")

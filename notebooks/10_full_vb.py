@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 10. Full variational Bayes: a posterior over the decoder's weights too (Appendix F, Algorithm 2)
 #
-# Everywhere else in the paper the decoder's parameters $\theta$ are a point: maximum likelihood, or MAP with the weight prior of Section 5. Appendix F gives them a posterior as well, $q_\phi(\theta) = \mathcal N(\mu_\theta, \sigma_\theta^2 I)$, and derives a bound on the marginal likelihood of the whole data set, $\log p_\alpha(X)$. The paper leaves experiments with it "to future work"; this notebook derives the objective step by step, shows the code that implements it (`aevb.fullvb`, `aevb.fullvb_model`), checks it, trains it, and shows what a posterior over the weights gives that the MAP point does not.
+# Everywhere else in the paper the decoder's parameters $\theta$ are a point: maximum likelihood, or MAP with the weight prior of Section 5. Appendix F gives them a posterior as well, $q_\phi(\theta) = \mathcal N(\mu_\theta, \sigma_\theta^2 I)$, and derives a bound on the marginal likelihood of the whole data set, $\log p_\alpha(X)$. The paper leaves experiments with it "to future work"; this notebook derives the objective step by step, shows the code that implements it (`aevb.inference.fullvb`, `aevb.inference.fullvb_model`), checks it, trains it, and shows what a posterior over the weights gives that the MAP point does not.
 #
 # `AEVB_QUICK=1` trains a small model (J = 5, 50 hidden units) on 1,000 digits for $2 \times 10^4$ samples (well under a minute); the full mode trains J = 20, 500 hidden units on the 50,000 training digits for $10^6$ samples in float32, one $\theta$ draw per minibatch (two full-VB models and one AEVB model: about 10 minutes of CPU on one core in total; one full-VB run of `benchmarks/fullvb_mnist.py` used 166 s of CPU). Neither is the paper's $10^8$ samples, and the paper has no full-VB numbers to compare with.
 
@@ -27,8 +27,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import aevb
-from aevb import VAE, data, fullvb, fullvb_model
-from aevb.gradcheck import check_gradient
+from aevb import VAE
+from aevb.runs import data
+from aevb.inference import fullvb, fullvb_model
+from aevb.core.gradcheck import check_gradient
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -53,7 +55,7 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # $$\tilde{\mathcal L}(\phi; X) = \frac1L \sum_{l=1}^L N\Big(\tfrac12 \sum_j (1 + \log \sigma_{z,j}^2 - \mu_{z,j}^2 - \sigma_{z,j}^2) + \log p_\theta(x^{(l)}|z^{(l)})\Big) + \tfrac12 \sum_k (1 + \log \sigma_{\theta,k}^2 - \mu_{\theta,k}^2 - \sigma_{\theta,k}^2).$$
 # The hyperprior covers every decoder parameter, biases included.
 #
-# **5. Minibatch scaling.** Taking $L = M$ (one minibatch) and multiplying by $M/N$ — the scale at which `aevb.sgvb` and Adagrad run — gives the per-minibatch objective
+# **5. Minibatch scaling.** Taking $L = M$ (one minibatch) and multiplying by $M/N$ — the scale at which `aevb.core.sgvb` and Adagrad run — gives the per-minibatch objective
 # $$\sum_{i=1}^M \mathcal L(\theta_{(i)}, \phi; x_i) \;-\; \tfrac{M}{N}\, D_{KL}(q(\theta)\|p(\theta)):$$
 # the datapoint terms once each, the once-per-data-set KL over $\theta$ times $M/N$.
 #
@@ -87,8 +89,8 @@ print(inspect.getsource(fullvb.full_vb))
 
 # %%
 rng = np.random.default_rng(0)
-enc = aevb.networks.init_gaussian_mlp(7, 5, 3, rng=rng, std=0.5)
-q = fullvb.WeightPosterior(aevb.networks.init_bernoulli_mlp(3, 5, 7, rng=rng, std=0.5), None)
+enc = aevb.core.networks.init_gaussian_mlp(7, 5, 3, rng=rng, std=0.5)
+q = fullvb.WeightPosterior(aevb.core.networks.init_bernoulli_mlp(3, 5, 7, rng=rng, std=0.5), None)
 q.logvar = q.mean.map(lambda a: -1.5 + 0.5 * rng.standard_normal(a.shape))
 x = (rng.random((6, 7)) > 0.5).astype(float)
 eps, zeta = rng.standard_normal((1, 6, 3)), q.draw_zeta(2, rng)
@@ -115,12 +117,12 @@ pairs = np.array([[fullvb.full_vb(enc, q, x, e, z, n_data=6, estimator=k).object
 print(f"eq. 21: {pairs[:, 0].mean():.2f} (sd {pairs[:, 0].std():.2f});  eq. 24: {pairs[:, 1].mean():.2f} (sd {pairs[:, 1].std():.2f});  standard error of the difference {(pairs[:, 0] - pairs[:, 1]).std() / np.sqrt(len(pairs)):.2f}")
 
 # %% [markdown]
-# **With $\sigma_\theta \to 0$ it is AEVB.** Take the KL over $\theta$ out and shrink $\sigma_\theta$ to $10^{-13}$: the objective and the gradient for $\mu_\theta$ are those of `aevb.sgvb` at $\theta = \mu_\theta$ (a wrong scaling in the chain rule would show here):
+# **With $\sigma_\theta \to 0$ it is AEVB.** Take the KL over $\theta$ out and shrink $\sigma_\theta$ to $10^{-13}$: the objective and the gradient for $\mu_\theta$ are those of `aevb.core.sgvb` at $\theta = \mu_\theta$ (a wrong scaling in the chain rule would show here):
 
 # %%
 tiny = fullvb.WeightPosterior(q.mean, q.mean.map(lambda a: np.full_like(a, -60.0)))
 r = fullvb.full_vb(enc, tiny, x, eps, tiny.draw_zeta(6, rng), n_data=50)
-ref = aevb.sgvb.sgvb(enc, q.mean, x, eps)
+ref = aevb.core.sgvb.sgvb(enc, q.mean, x, eps)
 print("objective:", r.objective + 6 / 50 * r.kl_theta, "vs", ref.objective)
 print("max |dmean - ddec|:", max(np.abs(getattr(r.dmean, n) - 6 / 50 * a - getattr(ref.ddec, n)).max() for n, a in q.mean.items()))
 
@@ -167,7 +169,7 @@ print(f"mean per-pixel sd across theta draws: {decoded.std(axis=0).mean():.4f} (
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.5))
-axes[0].imshow(aevb.plotting.image_grid(decoded[:16], (28, 28), 4), cmap="gray")
+axes[0].imshow(aevb.experiments.plotting.image_grid(decoded[:16], (28, 28), 4), cmap="gray")
 axes[0].set_title("16 draws of theta, one z")
 axes[1].imshow(vae.decode(vae.transform(test[:1]))[0].reshape(28, 28), cmap="gray")
 axes[1].set_title("AEVB's MAP decoder, same digit")

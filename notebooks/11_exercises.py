@@ -61,7 +61,7 @@ print(sorted(os.listdir(handout)))
 
 # %%
 student = exercises.load_package(handout)
-print(inspect.getsource(student.distributions.kl_standard_normal_forward))
+print(inspect.getsource(student.core.distributions.kl_standard_normal_forward))
 
 # %% [markdown]
 # ## The equation
@@ -89,7 +89,7 @@ print(result.stdout)
 # %% [markdown]
 # ## A first attempt, with a classic mistake
 #
-# Here is a first attempt that copies Appendix B's formula as printed. In the handout you would edit `aevb/distributions.py` in your editor; `exercises.fill_stub` does the same edit from the notebook (one block of code per stub: the forward, then the backward).
+# Here is a first attempt that copies Appendix B's formula as printed. In the handout you would edit `aevb/core/distributions.py` in your editor; `exercises.fill_stub` does the same edit from the notebook (one block of code per stub: the forward, then the backward).
 
 # %%
 attempt_forward = """
@@ -117,7 +117,7 @@ for r in exercises.run_checks(student, ["kl"]):
 # The forward is $-D_{KL}$, the formula as Appendix B prints it: the wrong sign. The backward check fails as well although the backward itself is right, because the finite differences are taken of *your* forward: fix the forward first. Only the sign of the forward changes:
 
 # %%
-answer_file = pathlib.Path(handout, "aevb", "distributions.py")
+answer_file = pathlib.Path(handout, "aevb", "core", "distributions.py")
 fixed = answer_file.read_text().replace("kl = 0.5 * np.sum(", "kl = -0.5 * np.sum(")
 n_chars = answer_file.write_text(fixed)
 
@@ -138,10 +138,10 @@ for r in exercises.run_checks(student, ["kl"]):
 # %%
 mean = np.array([[0.3, -1.2]])
 logvar = np.array([[0.8, -0.4]])
-_, cache = student.distributions.kl_standard_normal_forward(mean, logvar)
-exact = student.distributions.kl_standard_normal_backward(np.ones(1), cache)[1][0, 0]
+_, cache = student.core.distributions.kl_standard_normal_forward(mean, logvar)
+exact = student.core.distributions.kl_standard_normal_backward(np.ones(1), cache)[1][0, 0]
 steps = np.logspace(-12, -0.5, 25 if QUICK else 80)
-kl_at = lambda t: student.distributions.kl_standard_normal_forward(mean, logvar + [[t, 0.0]])[0][0]  # noqa: E731
+kl_at = lambda t: student.core.distributions.kl_standard_normal_forward(mean, logvar + [[t, 0.0]])[0][0]  # noqa: E731
 errors = [abs((kl_at(h) - kl_at(-h)) / (2 * h) - exact) / abs(exact) for h in steps]
 
 # %%
@@ -159,7 +159,7 @@ plt.show()
 #
 # * `aevb exercises check handout/` runs all eleven; `-k NAME` one of them.
 # * The instructor's guide, with the table from exercises to equations and a grading loop, is `exercises/README.md`.
-# * The reference solution is the library itself: `inspect.getsource(aevb.distributions.kl_standard_normal_forward)`, after you are done.
+# * The reference solution is the library itself: `inspect.getsource(aevb.core.distributions.kl_standard_normal_forward)`, after you are done.
 
 # %% [markdown]
 # The temporary handout is no longer needed:

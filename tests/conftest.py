@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from aevb import data as D
+from aevb.runs import data as D
 
 
 def pytest_addoption(parser):

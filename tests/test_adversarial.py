@@ -4,10 +4,10 @@ import csv
 import numpy as np
 import pytest
 
-from aevb import adversarial as A
-from aevb import classifier as C
+from aevb.experiments import adversarial as A
+from aevb.experiments import classifier as C
 from aevb.cli import main
-from aevb.gradcheck import check_directional, check_gradient
+from aevb.core.gradcheck import check_directional, check_gradient
 
 
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from aevb import classifier as C
-from aevb import data as D
-from aevb.gradcheck import check_directional, check_gradient
-from aevb.networks import init_gaussian_mlp
+from aevb.experiments import classifier as C
+from aevb.runs import data as D
+from aevb.core.gradcheck import check_directional, check_gradient
+from aevb.core.networks import init_gaussian_mlp
 
 
 def small_models(rng, D_in=13):

@@ -1,4 +1,4 @@
-"""aevb.data: every error path on tiny synthetic files, and the real files in CI."""
+"""aevb.runs.data: every error path on tiny synthetic files, and the real files in CI."""
 import gzip
 import hashlib
 import io
@@ -8,7 +8,7 @@ import pytest
 from pathlib import Path
 import scipy.io
 
-from aevb import data as D
+from aevb.runs import data as D
 
 IMAGES = "train-images-idx3-ubyte.gz"
 
@@ -91,7 +91,7 @@ def test_missing_file_offline_names_file_places_and_sources(tmp_path, monkeypatc
 def test_search_order_explicit_then_env_then_default_never_the_cwd(tmp_path, monkeypatch):
     """Catches: a default folder relative to the current directory (a notebook run from
     notebooks/ would download into notebooks/data, which git does not ignore)."""
-    from aevb import datafiles
+    from aevb.runs import datafiles
     default = tmp_path / "default"
     monkeypatch.setattr(datafiles, "default_data_dir", lambda: default)
     monkeypatch.setenv("AEVB_DATA_DIR", str(tmp_path / "env"))
@@ -106,18 +106,18 @@ def test_search_order_explicit_then_env_then_default_never_the_cwd(tmp_path, mon
 
 
 def test_default_folder_is_the_checkout_data_folder_else_xdg(tmp_path, monkeypatch):
-    from aevb import datafiles
+    from aevb.runs import datafiles
     monkeypatch.chdir(tmp_path)
-    here = Path(datafiles.__file__).resolve().parent.parent
+    here = Path(datafiles.__file__).resolve().parents[2]
     if (here / "setup.cfg").is_file():
         assert datafiles.default_data_dir() == here / "data"
-    monkeypatch.setattr(datafiles, "__file__", str(tmp_path / "site" / "aevb" / "datafiles.py"))
+    monkeypatch.setattr(datafiles, "__file__", str(tmp_path / "site" / "aevb" / "runs" / "datafiles.py"))
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert datafiles.default_data_dir() == tmp_path / "xdg" / "aevb"
 
 
 def test_failed_download_gives_advice_and_creates_no_folder(tmp_path):
-    from aevb import datafiles
+    from aevb.runs import datafiles
     target = tmp_path / "new" / "folder"
     with pytest.raises(D.MissingDataError, match="Without a network, copy") as e:
         datafiles.download_file(IMAGES, target, [(tmp_path / "nowhere").as_uri() + "/" + IMAGES])

@@ -1,11 +1,11 @@
-"""Backward checks and independent forward checks for aevb.distributions."""
+"""Backward checks and independent forward checks for aevb.core.distributions."""
 import math
 
 import numpy as np
 import pytest
 
-from aevb import distributions as dist
-from aevb.gradcheck import check_gradient
+from aevb.core import distributions as dist
+from aevb.core.gradcheck import check_gradient
 
 
 @pytest.fixture

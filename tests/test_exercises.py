@@ -17,6 +17,7 @@ import py_compile
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -83,7 +84,8 @@ def test_solution_lines_repeated_elsewhere_are_reported(student, reference_copy)
     """Catches a handout whose other modules give a solution away without the instructor knowing:
     every line they repeat verbatim is listed by solutions_elsewhere (which `make` prints)."""
     regions = E.all_regions()
-    solution_files = {(r.name, r.path.name) for r in regions}
+    solution_files = {(r.name, Path(r.path).resolve().relative_to(PACKAGE.resolve()).as_posix())
+                      for r in regions}
     for name, exercise, line in E.solutions_elsewhere():
         assert (exercise, name) not in solution_files
         assert line in (student / "aevb" / name).read_text()
@@ -104,7 +106,7 @@ def test_make_never_writes_over_the_reference(reference_copy):
     for dest in (reference_copy, package, package / "exercises"):
         with pytest.raises(ValueError, match="reference package"):
             E.make(dest, package=package, overwrite=True)
-    assert (package / "distributions.py").is_file()
+    assert (package / "core/distributions.py").is_file()
 
 
 def test_stub_keeps_signature_and_docstring():
@@ -160,9 +162,9 @@ def _solve(root, filename, stub_marker, bodies):
 def test_one_exercise_solved_by_hand_passes_alone(tmp_path):
     """Catches checks that need the reference's private cache layout, or that pass for stubs."""
     E.make(tmp_path)
-    _solve(tmp_path, "distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
+    _solve(tmp_path, "core/distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
                                                              KL_BY_HAND["backward"]])
-    _solve(tmp_path, "optim.py", '"exercise 9 (adagrad)', [ADAGRAD_BY_HAND])
+    _solve(tmp_path, "core/optim.py", '"exercise 9 (adagrad)', [ADAGRAD_BY_HAND])
     results = _by_exercise(E.run_checks(E.load_package(tmp_path)))
     for name, rs in results.items():
         if name in ("kl", "adagrad"):
@@ -174,82 +176,82 @@ def test_one_exercise_solved_by_hand_passes_alone(tmp_path):
 # ---------------------------------------------------------------------- mutations
 # (exercise, file, [(reference text, mutated text), ...], the diagnosis the student must see)
 MUTATIONS = [
-    ("linear", "layers.py", [("db = dout2.sum(axis=0)", "db = dout2.mean(axis=0)")],
+    ("linear", "core/layers.py", [("db = dout2.sum(axis=0)", "db = dout2.mean(axis=0)")],
      "mean over the 6 rows instead of the sum"),
-    ("linear", "layers.py", [("dW = x.reshape(-1, n_in).T @ dout2", "dW = dout2.T @ x.reshape(-1, n_in)")],
+    ("linear", "core/layers.py", [("dW = x.reshape(-1, n_in).T @ dout2", "dW = dout2.T @ x.reshape(-1, n_in)")],
      "transposed"),
-    ("tanh", "layers.py", [("return dout * (1.0 - h * h)", "return dout * (1.0 - np.tanh(h) ** 2)")],
+    ("tanh", "core/layers.py", [("return dout * (1.0 - h * h)", "return dout * (1.0 - np.tanh(h) ** 2)")],
      "tanh applied twice"),
-    ("tanh", "layers.py", [("return dout * (1.0 - h * h)", "return -dout * (1.0 - h * h)")],
+    ("tanh", "core/layers.py", [("return dout * (1.0 - h * h)", "return -dout * (1.0 - h * h)")],
      "the wrong sign"),
-    ("bernoulli", "distributions.py",
+    ("bernoulli", "core/distributions.py",
      [("out = np.einsum(\"...d,...d->...\", x, logits) - softplus.sum(axis=-1)",
        "out = np.einsum(\"...d,...d->...\", x, logits) - np.log(1 + np.exp(logits)).sum(axis=-1)")],
      "Overflow for large logits"),
-    ("bernoulli", "distributions.py",
+    ("bernoulli", "core/distributions.py",
      [("out = np.einsum(\"...d,...d->...\", x, logits) - softplus.sum(axis=-1)",
        "out = softplus.sum(axis=-1) - np.einsum(\"...d,...d->...\", x, logits)")],
      "the wrong sign"),
-    ("bernoulli", "distributions.py", [("np.subtract(x, dlogits, out=dlogits)",
+    ("bernoulli", "core/distributions.py", [("np.subtract(x, dlogits, out=dlogits)",
                                         "np.subtract(dlogits, x, out=dlogits)")], "the wrong sign"),
-    ("gaussian", "distributions.py",
+    ("gaussian", "core/distributions.py",
      [("inv_var = np.exp(-logvar)", "inv_var = np.exp(-2 * logvar)"),
       ("out = -0.5 * (LOG_2PI + logvar + diff", "out = -0.5 * (LOG_2PI + 2 * logvar + diff")],
      "standard deviation where log-variance is meant"),
-    ("gaussian", "distributions.py",
+    ("gaussian", "core/distributions.py",
      [("out = -0.5 * (LOG_2PI + logvar + diff * diff * inv_var)",
        "out = -(LOG_2PI + logvar + diff * diff * inv_var)")], "a missing 1/2"),
-    ("gaussian", "distributions.py",
+    ("gaussian", "core/distributions.py",
      [("dlogvar = 0.5 * d * (diff * diff * inv_var - 1.0)",
        "dlogvar = d * (diff * diff * inv_var - 1.0)")], "a missing 1/2"),
-    ("kl", "distributions.py", [("kl = -0.5 * (1.0 + logvar", "kl = 0.5 * (1.0 + logvar")],
+    ("kl", "core/distributions.py", [("kl = -0.5 * (1.0 + logvar", "kl = 0.5 * (1.0 + logvar")],
      "the wrong sign"),
-    ("kl", "distributions.py",
+    ("kl", "core/distributions.py",
      [("    var = np.exp(logvar)\n    kl = -0.5 * (1.0 + logvar",
        "    var = np.exp(2 * logvar)\n    kl = -0.5 * (1.0 + 2 * logvar")],
      "standard deviation where log-variance is meant"),
-    ("kl", "distributions.py", [("return d * mean, 0.5 * d * (var - 1.0)", "return d * mean, d * (var - 1.0)")],
+    ("kl", "core/distributions.py", [("return d * mean, 0.5 * d * (var - 1.0)", "return d * mean, d * (var - 1.0)")],
      "a missing 1/2"),
-    ("reparameterize", "distributions.py", [("std = np.exp(0.5 * logvar)", "std = np.exp(logvar)")],
+    ("reparameterize", "core/distributions.py", [("std = np.exp(0.5 * logvar)", "std = np.exp(logvar)")],
      "standard deviation where log-variance is meant"),
-    ("reparameterize", "distributions.py", [("dmean = dz.sum(axis=0)", "dmean = dz.mean(axis=0)")],
+    ("reparameterize", "core/distributions.py", [("dmean = dz.sum(axis=0)", "dmean = dz.mean(axis=0)")],
      "the mean over the L = 2 samples instead of the sum"),
-    ("estimator_b", "sgvb.py", [("bound = logpx.mean(axis=0) - kl", "bound = logpx.sum(axis=0) - kl")],
+    ("estimator_b", "core/sgvb.py", [("bound = logpx.mean(axis=0) - kl", "bound = logpx.sum(axis=0) - kl")],
      "sum over the L = 3 samples instead of the mean"),
-    ("estimator_b", "sgvb.py", [("bound = logpx.mean(axis=0) - kl", "bound = logpx.mean(axis=0) + kl")],
+    ("estimator_b", "core/sgvb.py", [("bound = logpx.mean(axis=0) - kl", "bound = logpx.mean(axis=0) + kl")],
      "the wrong sign on the KL"),
-    ("estimator_b", "sgvb.py", [("return n_data / bound.shape[0] * float", "return bound.shape[0] / n_data * float")],
+    ("estimator_b", "core/sgvb.py", [("return n_data / bound.shape[0] * float", "return bound.shape[0] / n_data * float")],
      "M/N instead of N/M"),
-    ("estimator_b", "sgvb.py", [("dlogpx = np.full((L, M), -1.0 / L,", "dlogpx = np.full((L, M), -1.0,")],
+    ("estimator_b", "core/sgvb.py", [("dlogpx = np.full((L, M), -1.0 / L,", "dlogpx = np.full((L, M), -1.0,")],
      "sum over the L = 3 samples instead of the mean: d loss"),
-    ("estimator_b", "sgvb.py", [("dlogpx = np.full((L, M), -1.0 / L,", "dlogpx = np.full((L, M), 1.0 / L,")],
+    ("estimator_b", "core/sgvb.py", [("dlogpx = np.full((L, M), -1.0 / L,", "dlogpx = np.full((L, M), 1.0 / L,")],
      "the wrong sign"),
-    ("estimator_b", "sgvb.py", [("else M / n_data", "else n_data / M")], "N/M instead of M/N"),
-    ("estimator_a", "sgvb.py", [("posterior_log_density_forward(eps, logvar)  # from eps",
+    ("estimator_b", "core/sgvb.py", [("else M / n_data", "else n_data / M")], "N/M instead of M/N"),
+    ("estimator_a", "core/sgvb.py", [("posterior_log_density_forward(eps, logvar)  # from eps",
                                  "posterior_log_density_forward(0 * eps, logvar)  # from eps")],
      "z = mean when scoring"),
-    ("estimator_a", "sgvb.py", [("bound = (logpx + logpz - logqz)", "bound = (logpx + logpz + logqz)")],
+    ("estimator_a", "core/sgvb.py", [("bound = (logpx + logpz - logqz)", "bound = (logpx + logpz + logqz)")],
      "the wrong sign on log q"),
-    ("adagrad", "optim.py", [("np.sqrt(G, out=tmp)", "np.sqrt(G - g * g, out=tmp)")],
+    ("adagrad", "core/optim.py", [("np.sqrt(G, out=tmp)", "np.sqrt(G - g * g, out=tmp)")],
      "the accumulator used before adding g^2"),
-    ("adagrad", "optim.py", [("p -= tmp                              # theta <- theta - lr",
+    ("adagrad", "core/optim.py", [("p -= tmp                              # theta <- theta - lr",
                               "p += tmp                              # theta <- theta - lr")],
      "the wrong sign"),
-    ("adagrad", "optim.py", [("G += tmp                              # G <- G + g^2",
+    ("adagrad", "core/optim.py", [("G += tmp                              # G <- G + g^2",
                               "G += tmp * (self.t > self.warmup)")],
      "the warm-up steps did not add their g^2"),
-    ("importance_sampling", "likelihood.py", [("log_px = top + np.log(s1) - np.log(K)",
+    ("importance_sampling", "inference/likelihood.py", [("log_px = top + np.log(s1) - np.log(K)",
                                                "log_px = top + np.log(s1)")], "the -log K is missing"),
-    ("importance_sampling", "likelihood.py",
+    ("importance_sampling", "inference/likelihood.py",
      [("eps = rng.standard_normal((kk, x[rows].shape[0], J)).astype(x.dtype)",
        "eps = np.zeros((kk, x[rows].shape[0], J), dtype=x.dtype)")], "z = mean when scoring"),
-    ("importance_sampling", "likelihood.py",
+    ("importance_sampling", "inference/likelihood.py",
      [("new_top = np.maximum(top[rows], log_w.max(axis=0))", "new_top = np.zeros_like(top[rows])")],
      "Underflow"),
-    ("sleep_phase", "wakesleep.py", [("gaussian_log_likelihood_backward(-np.ones(M, c_q[0].dtype), c_q)",
+    ("sleep_phase", "baselines/wakesleep.py", [("gaussian_log_likelihood_backward(-np.ones(M, c_q[0].dtype), c_q)",
                                       "gaussian_log_likelihood_backward(np.ones(M, c_q[0].dtype), c_q)")],
      "the wrong sign"),
-    ("sleep_phase", "wakesleep.py", [("_add_prior_gradient(enc, denc, M / n_data)",
+    ("sleep_phase", "baselines/wakesleep.py", [("_add_prior_gradient(enc, denc, M / n_data)",
                                       "_add_prior_gradient(enc, denc, n_data / M)")],
      "N/M instead of M/N"),
 ]
@@ -318,7 +320,7 @@ def test_command_make_and_check(tmp_path, capsys):
     assert "exercise  5 kl                   FAIL" in res.stdout and "not done yet" in res.stdout
     summary = json.loads((tmp_path / "r.json").read_text())
     assert summary["passed"] == 0 and set(summary["exercises"]) == {"kl"}
-    _solve(tmp_path, "distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
+    _solve(tmp_path, "core/distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
                                                              KL_BY_HAND["backward"]])
     res = _aevb("exercises", "check", str(tmp_path), "-k", "kl")
     assert res.returncode == 0, res.stdout + res.stderr
@@ -326,7 +328,7 @@ def test_command_make_and_check(tmp_path, capsys):
     E.fill_stub(tmp_path, "tanh", ["while True:\n    pass"])          # an endless loop
     res = _aevb("exercises", "check", str(tmp_path), "-k", "2", "--timeout", "3")
     assert res.returncode == 1 and "did not finish within 3 s" in res.stderr, res.stderr
-    (tmp_path / "aevb" / "layers.py").write_text("def broken(:\n")     # does not import
+    (tmp_path / "aevb" / "core/layers.py").write_text("def broken(:\n")     # does not import
     res = _aevb("exercises", "check", str(tmp_path), "--json", str(tmp_path / "e.json"))
     assert res.returncode == 1 and "could not start" in res.stderr, res.stderr
     assert "error" in json.loads((tmp_path / "e.json").read_text())

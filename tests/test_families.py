@@ -5,14 +5,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from aevb import families as F
-from aevb import networks as nets
-from aevb import posterior as P
-from aevb import checkpoint, sgvb, variance
-from aevb.data import Dataset
-from aevb.gradcheck import check_gradient
-from aevb.optim import Adagrad
-from aevb.train import Trainer
+from aevb.inference import families as F
+from aevb.core import networks as nets
+from aevb.inference import posterior as P
+from aevb.runs import checkpoint
+from aevb.core import sgvb
+from aevb.inference import variance
+from aevb.runs.data import Dataset
+from aevb.core.gradcheck import check_gradient
+from aevb.core.optim import Adagrad
+from aevb.core.train import Trainer
 
 L, M, J = 2, 3, 5
 NAMES = sorted(F.FAMILIES)
@@ -147,7 +149,7 @@ def _model(rng, likelihood="bernoulli"):
 
 @pytest.mark.parametrize("likelihood,sigmoid_mean", [("bernoulli", False), ("gaussian", True)])
 def test_gaussian_family_reproduces_estimator_a(likelihood, sigmoid_mean):
-    """With the Gaussian family and the same eps, sgvb_family gives aevb.sgvb.sgvb's estimator
+    """With the Gaussian family and the same eps, sgvb_family gives aevb.core.sgvb.sgvb's estimator
     A: bound, objective (with the M/N prior) and every gradient; catches a different objective
     (estimator B, a missing prior, log scale = logvar instead of logvar / 2)."""
     rng = np.random.default_rng(4)
@@ -220,7 +222,7 @@ def test_posterior_trainer_gaussian_is_the_trainer_with_estimator_a():
 
 
 def test_posterior_trainer_resumes_exactly_and_checks_its_settings(tmp_path):
-    """A Laplace PosteriorTrainer restored from a checkpoint file (aevb.checkpoint) continues
+    """A Laplace PosteriorTrainer restored from a checkpoint file (aevb.runs.checkpoint) continues
     bitwise as if never stopped (its noise comes from the saved rng); a checkpoint of another
     posterior (or of the plain, Gaussian Trainer), estimator B, or an unknown posterior is a
     ValueError."""
@@ -257,7 +259,7 @@ def test_laplace_posterior_trains_on_mnist(real_data_dir):
     hidden) reaches a test bound (estimator A, fresh noise) above -195 nats, from about -544.
     Catches a wrong-sign gradient and an encoder that does not learn: with the encoder's update
     skipped, the decoder alone reaches about -201 here (and about -185 with it)."""
-    from aevb import data
+    from aevb.runs import data
     train = data.mnist("train", real_data_dir)
     train = Dataset(train.images[:2000], train.scale, train.image_shape).with_binarization(
         "dynamic")
@@ -296,7 +298,7 @@ def test_gradient_variance_matches_a_direct_computation():
 
 
 def test_gaussian_score_function_family_is_sgvb_score_function():
-    """score_function_family with the Gaussian family equals aevb.sgvb.score_function_gradient
+    """score_function_family with the Gaussian family equals aevb.core.sgvb.score_function_gradient
     (same eps); catches a sign error or the log-scale gradient not halved for the logvar head."""
     enc, dec, x = _model(np.random.default_rng(14))
     eps = np.random.default_rng(15).standard_normal((3, 4, 3))

@@ -1,11 +1,11 @@
-"""Tests for aevb.fullvb (Appendix F): gradients, the KL terms, the reduction to AEVB, the trainer."""
+"""Tests for aevb.inference.fullvb (Appendix F): gradients, the KL terms, the reduction to AEVB, the trainer."""
 import numpy as np
 import pytest
 
-from aevb import networks as nets
-from aevb.fullvb import WeightPosterior, full_vb, kl_weights_forward, log_joint_weights
-from aevb.gradcheck import check_gradient
-from aevb.sgvb import sgvb
+from aevb.core import networks as nets
+from aevb.inference.fullvb import WeightPosterior, full_vb, kl_weights_forward, log_joint_weights
+from aevb.core.gradcheck import check_gradient
+from aevb.core.sgvb import sgvb
 
 D, H, J = 5, 3, 3          # small odd shapes
 
@@ -181,13 +181,13 @@ def test_zeta_that_does_not_divide_the_minibatch_is_refused():
 # ---------------------------------------------------------------- training
 
 def _dataset(rng, n=40):
-    from aevb.data import Dataset
+    from aevb.runs.data import Dataset
     return Dataset((rng.random((n, D)) > 0.5).astype(np.uint8), 1.0, (D,))
 
 
 def _trainer(seed, data, **kw):
-    from aevb.fullvb_model import FullVBTrainer
-    from aevb.optim import Adagrad
+    from aevb.inference.fullvb_model import FullVBTrainer
+    from aevb.core.optim import Adagrad
     rng = np.random.default_rng(seed)
     enc = nets.init_gaussian_mlp(D, H, J, rng=rng, std=0.3)
     dec = nets.init_bernoulli_mlp(J, H, D, rng=rng, std=0.3)
@@ -202,15 +202,15 @@ def _state_arrays(t):
 
 
 def test_trainer_resumes_bitwise_through_a_checkpoint_file(tmp_path):
-    """A trainer restored from aevb.checkpoint continues bitwise like one that never stopped.
+    """A trainer restored from aevb.runs.checkpoint continues bitwise like one that never stopped.
 
     Catches q(theta)'s logvars or their optimizer state left out of the
     checkpoint (the restored run would restart them from init_logvar and
     zero), or the zeta draws not taken from the saved generator.
     """
-    from aevb import checkpoint
-    from aevb.fullvb_model import FullVBTrainer
-    from aevb.optim import Adagrad
+    from aevb.runs import checkpoint
+    from aevb.inference.fullvb_model import FullVBTrainer
+    from aevb.core.optim import Adagrad
     data = _dataset(np.random.default_rng(1))
     a = _trainer(0, data, theta_draws=2)
     for _ in range(5):
@@ -241,7 +241,7 @@ def test_fullvb_object_fits_and_draws_decoders():
     Catches decoders drawn with the same zeta (no spread) or with exp(logvar)
     as the standard deviation (spread of the wrong size).
     """
-    from aevb.fullvb_model import FullVB
+    from aevb.inference.fullvb_model import FullVB
     rng = np.random.default_rng(4)
     X = (rng.random((40, D)) > 0.5).astype(float)
     m = FullVB(J, H, budget=200, batch_size=4, rng=0, init_logvar=-3.0)
@@ -256,6 +256,32 @@ def test_fullvb_object_fits_and_draws_decoders():
     assert np.isclose(b, expected - kl) and kl > 0
 
 
+def test_fullvb_save_and_load_keep_q_theta(tmp_path):
+    """Catches a saved FullVB that loses q(theta)'s log-variances or the N of its bound (it
+    would load as a VAE or with a point-mass q), and a file of one kind loaded as the other."""
+    from aevb import VAE
+    from aevb.inference.fullvb_model import FullVB
+    rng = np.random.default_rng(5)
+    X = (rng.random((40, D)) > 0.5).astype(float)
+    m = FullVB(J, H, budget=200, batch_size=4, rng=0, init_logvar=-3.0, adagrad_warmup=0).fit(X)
+    m.save(tmp_path / "q.npz")
+    back = FullVB.load(tmp_path / "q.npz")
+    assert back.get_params() == {**m.get_params(), "rng": None}
+    assert back.n_train_ == m.n_train_ == 40 and back.n_samples_seen_ == 200
+    q, bq = m.weight_posterior_, back.weight_posterior_
+    assert bq.mean is back.decoder_params_
+    for a, b in zip(q.arrays(), bq.arrays()):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
+    assert not np.allclose(q.logvar.W_logits, -3.0)       # trained, not the initial value
+    assert back.bound(X, rng=2) == m.bound(X, rng=2)
+    with pytest.raises(ValueError, match="holds a FullVB model, not a VAE: load it with "
+                                         "aevb.FullVB.load"):
+        VAE.load(tmp_path / "q.npz")
+    VAE(J, H, budget=200, batch_size=4, rng=0).fit(X).save(tmp_path / "v.npz")
+    with pytest.raises(ValueError, match="holds a VAE model, not a FullVB"):
+        FullVB.load(tmp_path / "v.npz")
+
+
 @pytest.mark.slow
 def test_fullvb_trains_on_real_mnist(real_data_dir):
     """On 1,000 real MNIST digits the eq. 14 bound rises well above its value at initialization.
@@ -263,14 +289,14 @@ def test_fullvb_trains_on_real_mnist(real_data_dir):
     Catches a gradient of the wrong sign or scale at real-data size (the
     bound would fall or stall) and NaNs in float32.
     """
-    from aevb import data as Dm
-    from aevb.fullvb_model import FullVB
+    from aevb.runs import data as Dm
+    from aevb.inference.fullvb_model import FullVB
     X = Dm.load_mnist("train", data_dir=real_data_dir, dtype=np.float32, binarize="fixed",
                       rng=0)[:1000]
     m = FullVB(5, 50, budget=30_000, rng=0, lr=0.02, theta_draws=10)
     m.initialize(784, np.float32)
-    from aevb.fullvb import WeightPosterior
-    from aevb.fullvb_model import eq14_bound
+    from aevb.inference.fullvb import WeightPosterior
+    from aevb.inference.fullvb_model import eq14_bound
     q0 = WeightPosterior.around(m.decoder_params_, m.init_logvar)
     start = eq14_bound(m.encoder_params_, q0, X, len(X), rng=1)[0]
     m.fit(X)

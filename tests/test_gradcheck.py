@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from aevb.gradcheck import check_directional, check_gradient, numerical_gradient, rel_error
+from aevb.core.gradcheck import check_directional, check_gradient, numerical_gradient, rel_error
 
 
 def test_numerical_gradient_of_a_known_function():

@@ -1,7 +1,7 @@
 """HMC leaves its target invariant and tunes its step size."""
 import numpy as np
 
-from aevb.hmc import hmc
+from aevb.inference.hmc import hmc
 
 MEAN = np.array([1.0, -2.0])
 COV = np.array([[1.0, 0.8], [0.8, 2.0]])

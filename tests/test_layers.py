@@ -1,9 +1,9 @@
-"""Finite-difference checks and forward checks for aevb.layers."""
+"""Finite-difference checks and forward checks for aevb.core.layers."""
 import numpy as np
 import pytest
 
-from aevb import layers
-from aevb.gradcheck import check_gradient
+from aevb.core import layers
+from aevb.core.gradcheck import check_gradient
 
 
 @pytest.fixture

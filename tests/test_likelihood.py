@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from aevb import VAE
-from aevb import data as D
-from aevb import likelihood as LK
-from aevb import networks as nets
-from aevb.gradcheck import check_gradient
-from aevb.sgvb import lower_bound
+from aevb.runs import data as D
+from aevb.inference import likelihood as LK
+from aevb.core import networks as nets
+from aevb.core.gradcheck import check_gradient
+from aevb.core.sgvb import lower_bound
 
 
 @pytest.mark.parametrize("kind,sigmoid", [("bernoulli", False), ("gaussian", False),

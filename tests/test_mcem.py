@@ -4,14 +4,14 @@ import copy
 import numpy as np
 import pytest
 
-from aevb import networks as nets
-from aevb.baselines import MCEM
-from aevb.data import Dataset
-from aevb.gradcheck import check_gradient
-from aevb.likelihood import grid
-from aevb.mcem import MCEMTrainer, adapt_step_size, e_step, log_likelihood
-from aevb.optim import Adagrad
-from aevb.wakesleep import joint_gradient
+from aevb.core import networks as nets
+from aevb import MCEM
+from aevb.runs.data import Dataset
+from aevb.core.gradcheck import check_gradient
+from aevb.inference.likelihood import grid
+from aevb.baselines.mcem import MCEMTrainer, adapt_step_size, e_step, log_likelihood
+from aevb.core.optim import Adagrad
+from aevb.baselines.wakesleep import joint_gradient
 
 LOG2PI = np.log(2 * np.pi)
 
@@ -171,7 +171,7 @@ def test_one_step_is_one_transition_then_five_decoder_updates():
 def test_resume_from_a_checkpoint_is_bitwise_exact(tmp_path, dtype):
     """k steps, state_dict() (copied, through an npz file for the extra arrays), k more == 2k
     steps without a stop. Catches: chains or step sizes missing from state_dict, or restored in
-    another dtype. (aevb.checkpoint.save/load assume an encoder's optimizer state: see report.)"""
+    another dtype. (aevb.runs.checkpoint.save/load assume an encoder's optimizer state: see report.)"""
     whole = _trainer(dtype=dtype)
     whole.run(12 * 8, eval_points=[])
     part = _trainer(dtype=dtype)
@@ -206,7 +206,7 @@ def test_mcem_learns_real_mnist(real_data_dir):
     """1000 MNIST digits, N_z = 2, H = 30, 5000 samples: log p(x) of 20 training digits (Appendix D
     estimate, chains from the persistent ones) rises far above its value at initialization
     (about -543). Catches: a decoder update of the wrong sign, chains never updated."""
-    from aevb import data as D
+    from aevb.runs import data as D
     x = D.load_mnist("train", real_data_dir, binarize="fixed", rng=0)[:1000]
     model = MCEM(n_latent=2, n_hidden=30, budget=1, rng=0, lr=0.02).fit(x)
     settings = dict(n_samples=100, burn_in=60)

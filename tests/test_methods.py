@@ -6,8 +6,9 @@ import sys
 import numpy as np
 import pytest
 
-from aevb import checkpoint as ckpt
-from aevb import methods, runs
+from aevb.runs import checkpoint as ckpt
+from aevb.runs import methods
+from aevb import runs
 
 SETTINGS = [("wake-sleep", "gaussian"), ("mcem", "gaussian"), ("full-vb", "gaussian"),
             ("aevb", "laplace")]
@@ -99,7 +100,7 @@ def test_mcem_run_refuses_importance_sampling_and_load_run(real_data_dir, tmp_pa
                                    data_dir=real_data_dir)
     assert res["splits"]["train"]["start"] == "chains+prior"
     assert res["splits"]["test"]["start"] == "prior"
-    from aevb import evaluation
+    from aevb.runs import evaluation
     chains = evaluation._mcem_chains(out)
     assert chains.shape == (2000, 2) and np.all(np.isfinite(chains))
 

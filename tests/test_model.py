@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from aevb import VAE
-from aevb import data as D
-from aevb import networks as nets
-from aevb.sgvb import lower_bound
+from aevb.runs import data as D
+from aevb.core import networks as nets
+from aevb.core.sgvb import lower_bound
 
 
 @pytest.fixture

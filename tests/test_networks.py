@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from aevb import networks as nets
-from aevb.gradcheck import check_gradient
+from aevb.core import networks as nets
+from aevb.core.gradcheck import check_gradient
 
 D, H, J = 7, 5, 3
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from aevb.optim import PAPER_STEP_SIZES, SGD, Adagrad, Adam, make_optimizer
+from aevb.core.optim import PAPER_STEP_SIZES, SGD, Adagrad, Adam, make_optimizer
 
 
 def test_adagrad_two_steps_by_hand():

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aevb import engines as E
-from aevb import figures as F
-from aevb import reproduce as R
+from aevb.experiments import engines as E
+from aevb.experiments import figures as F
+from aevb.experiments import reproduce as R
 from aevb import runs
 from aevb.cli import main
 
@@ -25,7 +25,7 @@ TINY_ARGS = ["--datasets", "frey", "--n-latent", "2", "5", "--methods", "aevb", 
 
 def log_without_seconds(folder):
     return [json.dumps({k: v for k, v in r.items() if k != "seconds"})
-            for r in runs.ckpt.read_log(Path(folder) / "log.jsonl")]
+            for r in runs.checkpoint.read_log(Path(folder) / "log.jsonl")]
 
 
 def assert_same_runs(a, b):
@@ -260,7 +260,7 @@ def test_figures_and_table_come_from_the_run_folders(reference, tmp_path):
     manifest = R.read_manifest(reference)
     checked = 0
     for e in manifest["runs"].values():
-        last = runs.ckpt.read_log(reference / e["folder"] / "log.jsonl")[-1]
+        last = runs.checkpoint.read_log(reference / e["folder"] / "log.jsonl")[-1]
         for split in ("train", "test"):
             row = [r for r in rows if r["dataset"] == e["dataset"] and r["split"] == split
                    and int(r["n_latent"]) == e["n_latent"] and int(r["samples"]) == 10_000]

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from aevb import checkpoint as ckpt
+from aevb.runs import checkpoint as ckpt
 from aevb import runs
 
 SMALL = ["--dataset", "mnist", "--n-latent", "3", "--n-hidden", "20", "--no-progress"]
@@ -321,7 +321,7 @@ def test_evaluate_on_a_read_only_folder_prints_the_result_and_says_it_is_not_sav
 
     def read_only(path, obj):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
-    from aevb import evaluation
+    from aevb.runs import evaluation
     monkeypatch.setattr(evaluation, "_write_json", read_only)
     code, stdout, err = _main(["evaluate", str(out), "--n-points", "20", "--n-samples", "10",
                                "--data-dir", str(real_data_dir)], capsys)

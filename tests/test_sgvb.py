@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from aevb import networks as nets
-from aevb import sgvb
-from aevb.gradcheck import check_directional, check_gradient
+from aevb.core import networks as nets
+from aevb.core import sgvb
+from aevb.core.gradcheck import check_directional, check_gradient
 
 D, H, J, M = 9, 5, 3, 4
 

@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from aevb import networks as nets
-from aevb.data import Dataset
-from aevb.optim import Adagrad, Adam
-from aevb.train import NonFiniteError, Trainer, log_schedule
+from aevb.core import networks as nets
+from aevb.runs.data import Dataset
+from aevb.core.optim import Adagrad, Adam
+from aevb.core.train import NonFiniteError, Trainer, log_schedule
 
 
 def _trainer(threads, dtype=np.float64, optimizer=Adagrad, estimator="B", seed=0):

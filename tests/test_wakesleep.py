@@ -2,14 +2,14 @@
 import numpy as np
 import pytest
 
-from aevb import checkpoint as ckpt
-from aevb import networks as nets
-from aevb.baselines import WakeSleep
-from aevb.data import Dataset
-from aevb.gradcheck import check_gradient
-from aevb.optim import Adagrad
-from aevb.sgvb import lower_bound
-from aevb.wakesleep import (WakeSleepTrainer, dream, dream_noise, joint_gradient,
+from aevb.runs import checkpoint as ckpt
+from aevb.core import networks as nets
+from aevb import WakeSleep
+from aevb.runs.data import Dataset
+from aevb.core.gradcheck import check_gradient
+from aevb.core.optim import Adagrad
+from aevb.core.sgvb import lower_bound
+from aevb.baselines.wakesleep import (WakeSleepTrainer, dream, dream_noise, joint_gradient,
                             sleep_phase, wake_phase)
 
 LOG2PI = np.log(2 * np.pi)
@@ -169,7 +169,7 @@ def test_one_step_is_the_wake_update_of_the_decoder_and_the_sleep_update_of_the_
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_resume_from_a_checkpoint_is_bitwise_exact(tmp_path, dtype):
-    """k steps, checkpoint (aevb.checkpoint round trip), k more on the helper thread == 2k steps
+    """k steps, checkpoint (aevb.runs.checkpoint round trip), k more on the helper thread == 2k steps
     without a stop on one thread. Catches: state outside state_dict (e.g. the dream noise drawn
     from another generator), a helper thread that changes the arithmetic."""
     whole = _trainer(dtype=dtype)
@@ -207,7 +207,7 @@ def test_wake_sleep_learns_real_mnist(real_data_dir):
     (by more than 1 nat; about 4.5 here) than the initial encoder does. Catches: a wake gradient of
     the wrong sign (the bound does not rise), a sleep gradient of the wrong sign or zero (the
     second comparison)."""
-    from aevb import data as D
+    from aevb.runs import data as D
     x = D.load_mnist("train", real_data_dir, binarize="fixed", rng=0)
     train, test = x[:2000], x[2000:2300]
     ws = WakeSleep(n_latent=5, n_hidden=50, budget=1, rng=0, lr=0.02).fit(train)
@@ -227,7 +227,7 @@ def test_non_finite_step_changes_nothing(threads):
     """A NaN in the decoder makes the step raise NonFiniteError before any update: parameters,
     Adagrad's state and the counters are as before. Catches the decoder's update (on the helper
     thread) starting before both phases' values are checked."""
-    from aevb.train import NonFiniteError
+    from aevb.core.train import NonFiniteError
     tr = _trainer(threads=threads)
     tr.run(3 * 10, eval_points=[])
     tr.dec.W_logits[0, 0] = np.nan

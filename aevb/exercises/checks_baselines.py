@@ -17,10 +17,10 @@ D, H, J, M, N = 6, 4, 3, 5, 40
 
 def _sleep_setup(aevb, seed):
     rng = np.random.default_rng(seed)
-    enc = aevb.networks.init_gaussian_mlp(D, H, J, rng=rng, std=0.5)
+    enc = aevb.core.networks.init_gaussian_mlp(D, H, J, rng=rng, std=0.5)
     x_dream = (rng.random((M, D)) < 0.5).astype(float)
     z_dream = rng.standard_normal((M, J))
-    return importlib.import_module(aevb.__name__ + ".wakesleep"), enc, x_dream, z_dream
+    return importlib.import_module(aevb.__name__ + ".baselines.wakesleep"), enc, x_dream, z_dream
 
 
 @check("sleep_phase")
@@ -29,7 +29,7 @@ def sleep_gradient_matches_finite_differences(aevb):
     _, denc = ws.sleep_phase(enc, x_dream, z_dream)
 
     def loss():                                    # -sum_i log q(z_i | x_i), written directly
-        (mean, logvar), _ = aevb.networks.gaussian_mlp_forward(enc, x_dream)
+        (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x_dream)
         return -float(np.sum(_textbook_gaussian(z_dream, mean, np.exp(logvar))))
     for name in enc.names():
         numeric = numerical_gradient(loss, getattr(enc, name))

@@ -1,6 +1,6 @@
 """Checks of exercise 10: the importance-sampled log p(x), against exact integration.
 
-With a 2-D latent space, ``aevb.likelihood.grid`` integrates p(x|z) p(z) over
+With a 2-D latent space, ``aevb.inference.likelihood.grid`` integrates p(x|z) p(z) over
 a fine grid, so the estimate has an almost exact reference; a second model
 whose log p(x|z) is near -2400 nats shows whether the weights are summed with
 log-sum-exp.
@@ -23,8 +23,8 @@ def _is_model(aevb, seed, bias=0.0):
 
 def _is_diagnosis(aevb, enc, dec, x, got, want, K):
     d = np.asarray(got) - want
-    (mean, logvar), _ = aevb.networks.gaussian_mlp_forward(enc, x)
-    at_mean = aevb.likelihood.log_joint(dec, x, mean) - _textbook_gaussian(mean, mean, np.exp(logvar))
+    (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
+    at_mean = aevb.inference.likelihood.log_joint(dec, x, mean) - _textbook_gaussian(mean, mean, np.exp(logvar))
     if rel_close(got, at_mean):
         return ("looks like: z = mean when scoring: every sample sits at the posterior mean, so the "
                 "estimate is log p(x, mean) - log q(mean|x); draw z_k = mean + sigma eps_k")
@@ -41,9 +41,9 @@ def rel_close(a, b):
 
 
 def _is_against_grid(aevb, enc, dec, x, K, tol, what, seed):
-    est = aevb.likelihood.importance_sampled(enc, dec, x, n_samples=K, rng=seed)
+    est = aevb.inference.likelihood.importance_sampled(enc, dec, x, n_samples=K, rng=seed)
     got = np.asarray(est.log_px, float)
-    want = aevb.likelihood.grid(dec, x)
+    want = aevb.inference.likelihood.grid(dec, x)
     hint = ("Underflow: exp(log w) is 0 when log w is near -2400. Subtract the largest log-weight "
             "before exponentiating (log-sum-exp).")
     if got.shape != want.shape or not np.all(np.isfinite(got)):
@@ -78,7 +78,7 @@ def is_uses_log_sum_exp(aevb):
 def is_stderr_matches_the_spread(aevb):
     """Monte Carlo: the reported standard error is close to the spread of repeated estimates."""
     enc, dec, x = _is_model(aevb, seed=44)
-    runs = [aevb.likelihood.importance_sampled(enc, dec, x, n_samples=100, rng=s) for s in range(30)]
+    runs = [aevb.inference.likelihood.importance_sampled(enc, dec, x, n_samples=100, rng=s) for s in range(30)]
     spread = np.std([r.log_px for r in runs], axis=0, ddof=1)
     reported = np.mean([r.stderr for r in runs], axis=0)
     ratio = reported / spread

@@ -15,17 +15,17 @@ D, H, J, M, L, N = 7, 5, 3, 4, 3, 50
 
 def _model(aevb, seed=20, d=D, h=H, j=J, m=M, std=0.5):
     rng = np.random.default_rng(seed)
-    enc = aevb.networks.init_gaussian_mlp(d, h, j, rng=rng, std=std)
-    dec = aevb.networks.init_bernoulli_mlp(j, h, d, rng=rng, std=std)
+    enc = aevb.core.networks.init_gaussian_mlp(d, h, j, rng=rng, std=std)
+    dec = aevb.core.networks.init_bernoulli_mlp(j, h, d, rng=rng, std=std)
     x = (rng.random((m, d)) < 0.5).astype(float)
     return enc, dec, x, rng
 
 
 def _pieces(aevb, enc, dec, x, eps):
     """mean, logvar, z, log p(x|z) (L, M) without any exercise's code."""
-    (mean, logvar), _ = aevb.networks.gaussian_mlp_forward(enc, x)
+    (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
     z = mean + np.sqrt(np.exp(logvar)) * eps
-    logits, _ = aevb.networks.bernoulli_mlp_forward(dec, z)
+    logits, _ = aevb.core.networks.bernoulli_mlp_forward(dec, z)
     return mean, logvar, z, _paper_bernoulli(x, logits)
 
 
@@ -55,7 +55,7 @@ def _grad_check(ex, aevb, enc, dec, f, res, factors=None):
 def bound_b_matches_eq10(aevb):
     enc, dec, x, rng = _model(aevb)
     eps = rng.standard_normal((L, M, J))
-    got = aevb.sgvb.lower_bound(enc, dec, x, eps, "B")
+    got = aevb.core.sgvb.lower_bound(enc, dec, x, eps, "B")
     want, logpx, kl = _bound_b(aevb, enc, dec, x, eps)
     compare("estimator_b", "the bound per datapoint, shape (M,)", got, want, tol=1e-8,
             alternatives=[("sum over the L = 3 samples instead of the mean", logpx.sum(0) - kl),
@@ -67,7 +67,7 @@ def bound_b_matches_eq10(aevb):
 @check("estimator_b")
 def minibatch_estimate_is_eq8(aevb):
     bound = np.random.default_rng(21).uniform(-200, -100, M)
-    got = aevb.sgvb.minibatch_estimate(bound, N)
+    got = aevb.core.sgvb.minibatch_estimate(bound, N)
     want = N / M * bound.sum()
     compare("estimator_b", f"eq. 8 with M = {M}, N = {N}", got, want, tol=1e-12, alternatives=[
         ("the sum over the minibatch without the N/M scaling", bound.sum()),
@@ -81,7 +81,7 @@ def minibatch_estimate_is_eq8(aevb):
 def objective_adds_the_scaled_prior(aevb):
     enc, dec, x, rng = _model(aevb, seed=22)
     eps = rng.standard_normal((L, M, J))
-    res = aevb.sgvb.sgvb(enc, dec, x, eps, "B", n_data=N)
+    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "B", n_data=N)
     s = float(np.sum(_bound_b(aevb, enc, dec, x, eps)[0]))
     prior = _log_prior(enc, dec)
     compare("estimator_b", "objective with n_data = N", res.objective, s + M / N * prior,
@@ -92,8 +92,8 @@ def objective_adds_the_scaled_prior(aevb):
                                      "without the factor M/N", N / M * s + prior),
                                     ("the prior is missing", s),
                                     ("the prior with the wrong sign", s - M / N * prior)],
-            hint="objective = sum_i L(x_i) + (M/N) log p(theta) (aevb.sgvb module docstring)")
-    plain = aevb.sgvb.sgvb(enc, dec, x, eps, "B")
+            hint="objective = sum_i L(x_i) + (M/N) log p(theta) (aevb.core.sgvb module docstring)")
+    plain = aevb.core.sgvb.sgvb(enc, dec, x, eps, "B")
     for label, params, with_prior, without in (("denc", enc, res.denc, plain.denc),
                                                ("ddec", dec, res.ddec, plain.ddec)):
         for name in params.weight_names():
@@ -107,7 +107,7 @@ def objective_adds_the_scaled_prior(aevb):
 def gradients_b_match_finite_differences(aevb):
     enc, dec, x, rng = _model(aevb, seed=23)
     eps = rng.standard_normal((L, M, J))
-    res = aevb.sgvb.sgvb(enc, dec, x, eps, "B")
+    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "B")
 
     def loss():
         return -float(np.sum(_bound_b(aevb, enc, dec, x, eps)[0]))
@@ -128,7 +128,7 @@ def _bound_a_terms(aevb, enc, dec, x, eps):
 def bound_a_matches_eq6(aevb):
     enc, dec, x, rng = _model(aevb, seed=24)
     eps = rng.standard_normal((L, M, J))
-    got = aevb.sgvb.lower_bound(enc, dec, x, eps, "A")
+    got = aevb.core.sgvb.lower_bound(enc, dec, x, eps, "A")
     mean, logvar, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
     logq_at_mean = _textbook_gaussian(mean, mean, np.exp(logvar))
     compare("estimator_a", "the bound per datapoint, shape (M,)", got,
@@ -147,7 +147,7 @@ def a_and_b_agree_in_expectation(aevb):
     enc, dec, x, rng = _model(aevb, seed=25)
     n = 10000
     eps = rng.standard_normal((n, M, J))
-    got = aevb.sgvb.lower_bound(enc, dec, x, eps, "A")
+    got = aevb.core.sgvb.lower_bound(enc, dec, x, eps, "A")
     mean, logvar, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
     kl = _kl_by_integration(mean, np.exp(logvar)).sum(-1)
     want = logpx.mean(0) - kl                       # estimator B with the same draws
@@ -164,7 +164,7 @@ def a_and_b_agree_in_expectation(aevb):
 def gradients_a_match_finite_differences(aevb):
     enc, dec, x, rng = _model(aevb, seed=26)
     eps = rng.standard_normal((L, M, J))
-    res = aevb.sgvb.sgvb(enc, dec, x, eps, "A")
+    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "A")
 
     def loss():
         _, _, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
@@ -183,7 +183,7 @@ def one_adagrad_step(aevb):
     p0 = rng.standard_normal((3, 4))
     g = rng.standard_normal((3, 4))
     p = p0.copy()
-    aevb.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0).step([p], [g])
+    aevb.core.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0).step([p], [g])
     compare("adagrad", "the first update theta_1 - theta_0", p - p0,
             -LR * g / (np.sqrt(G0 + g * g) + EPS), tol=1e-9, alternatives=[
                 ("the accumulator used before adding g^2 (G <- G + g^2 comes first)",
@@ -198,7 +198,7 @@ def adagrad_accumulates_over_steps(aevb):
     rng = np.random.default_rng(31)
     p = rng.standard_normal(5)
     gs = rng.standard_normal((3, 5))
-    opt = aevb.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0)
+    opt = aevb.core.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0)
     want, stale, G = p.copy(), p.copy(), np.full(5, G0)
     for g in gs:
         opt.step([p], [g.copy()])
@@ -217,7 +217,7 @@ def adagrad_warmup_only_accumulates(aevb):
     p0 = rng.standard_normal(4)
     gs = rng.standard_normal((3, 4))
     p = p0.copy()
-    opt = aevb.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=2)
+    opt = aevb.core.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=2)
     for k, g in enumerate(gs[:2]):
         opt.step([p], [g.copy()])
         compare("adagrad", f"theta after warm-up step {k + 1} (warmup=2)", p, p0, tol=1e-15,

@@ -27,11 +27,11 @@ def backward_matches_finite_differences(aevb):
     W = rng.standard_normal((5, 4))
     b = rng.standard_normal(4)
     dout = rng.standard_normal((2, 3, 4))
-    _, cache = aevb.layers.linear_forward(x, W, b)
-    dx, dW, db = aevb.layers.linear_backward(dout, cache)
+    _, cache = aevb.core.layers.linear_forward(x, W, b)
+    dx, dW, db = aevb.core.layers.linear_backward(dout, cache)
 
     def f():
-        return float(np.sum(aevb.layers.linear_forward(x, W, b)[0] * dout))
+        return float(np.sum(aevb.core.layers.linear_forward(x, W, b)[0] * dout))
     gradient("linear", "dx", f, x, dx)
     gradient("linear", "dW", f, W, dW, factors={1 / 6: "the mean over the 6 rows instead of the sum"},
              hint="every row of x contributes x_row^T dout_row to dW")
@@ -44,8 +44,8 @@ def need_dx_false_skips_dx(aevb):
     rng = _rng(2)
     x, W, b = rng.standard_normal((3, 5)), rng.standard_normal((5, 2)), rng.standard_normal(2)
     dout = rng.standard_normal((3, 2))
-    _, cache = aevb.layers.linear_forward(x, W, b)
-    dx, dW, db = aevb.layers.linear_backward(dout, cache, need_dx=False)
+    _, cache = aevb.core.layers.linear_forward(x, W, b)
+    dx, dW, db = aevb.core.layers.linear_backward(dout, cache, need_dx=False)
     if dx is not None:
         fail("linear", "dx with need_dx=False", "should be None (the encoder's input is data)")
     compare("linear", "dW with need_dx=False", dW, x.T @ dout)
@@ -57,11 +57,11 @@ def tanh_backward_matches_finite_differences(aevb):
     rng = _rng(3)
     x = rng.uniform(-2, 2, (3, 7))
     dout = rng.standard_normal((3, 7))
-    h, cache = aevb.layers.tanh_forward(x)
-    dx = aevb.layers.tanh_backward(dout, cache)
+    h, cache = aevb.core.layers.tanh_forward(x)
+    dx = aevb.core.layers.tanh_backward(dout, cache)
 
     def f():
-        return float(np.sum(aevb.layers.tanh_forward(x)[0] * dout))
+        return float(np.sum(aevb.core.layers.tanh_forward(x)[0] * dout))
     gradient("tanh", "dx", f, x, dx, alternatives=[
         ("tanh applied twice: the cache already holds h = tanh(x), so d tanh/dx = 1 - h^2",
          dout * (1 - np.tanh(h) ** 2)),
@@ -82,7 +82,7 @@ def bernoulli_forward_matches_appendix_c1(aevb):
     x = (rng.random((4, 6)) < 0.5).astype(float)
     x[0] = rng.random(6)                            # grey levels are allowed too
     logits = rng.uniform(-4, 4, (2, 4, 6))          # (L, M, D), moderate: the formula is exact here
-    out, _ = aevb.distributions.bernoulli_log_likelihood_forward(x, logits)
+    out, _ = aevb.core.distributions.bernoulli_log_likelihood_forward(x, logits)
     want = _paper_bernoulli(x, logits)
     compare("bernoulli", "log p(x|z), shape (L, M)", out, want, tol=1e-10, alternatives=[
         ("x and 1 - x swapped", _paper_bernoulli(1 - x, logits)),
@@ -96,10 +96,10 @@ def bernoulli_stable_for_large_logits(aevb):
     x = np.array([[1.0, 0.0, 0.0, 1.0, 1.0, 0.0]])
     # per element: x l - softplus(l), with softplus(l) = l for l >> 0 and exp(l) for l << 0
     want = np.array([-80.0 - 2 * np.log1p(np.exp(-40.0))])
-    out, cache = aevb.distributions.bernoulli_log_likelihood_forward(x, logits)
+    out, cache = aevb.core.distributions.bernoulli_log_likelihood_forward(x, logits)
     compare("bernoulli", "log p(x|z) at logits of +-40, +-710, +-800", out, want, tol=1e-12,
             nonfinite_hint=OVERFLOW, hint=OVERFLOW)
-    dlogits = aevb.distributions.bernoulli_log_likelihood_backward(np.ones(1), cache)
+    dlogits = aevb.core.distributions.bernoulli_log_likelihood_backward(np.ones(1), cache)
     sig = 0.5 * (1.0 + np.tanh(0.5 * logits))      # sigmoid, computed without exp
     compare("bernoulli", "dlogits at large |logits|", dlogits, x - sig, tol=1e-12,
             nonfinite_hint=OVERFLOW, hint=OVERFLOW)
@@ -111,11 +111,11 @@ def bernoulli_backward_matches_finite_differences(aevb):
     x = (rng.random((4, 5)) < 0.5).astype(float)
     logits = rng.uniform(-3, 3, (3, 4, 5))
     dout = rng.standard_normal((3, 4))
-    _, cache = aevb.distributions.bernoulli_log_likelihood_forward(x, logits)
-    dlogits = aevb.distributions.bernoulli_log_likelihood_backward(dout, cache)
+    _, cache = aevb.core.distributions.bernoulli_log_likelihood_forward(x, logits)
+    dlogits = aevb.core.distributions.bernoulli_log_likelihood_backward(dout, cache)
 
     def f():
-        return float(np.sum(aevb.distributions.bernoulli_log_likelihood_forward(x, logits)[0] * dout))
+        return float(np.sum(aevb.core.distributions.bernoulli_log_likelihood_forward(x, logits)[0] * dout))
     gradient("bernoulli", "dlogits", f, logits, dlogits,
              hint="d/dl [x l - log(1 + exp(l))] = x - sigmoid(l), times the upstream dout")
 
@@ -132,7 +132,7 @@ def gaussian_forward_matches_density(aevb):
     x = rng.standard_normal((2, 3, 5))              # (L, M, D) against mean, logvar (M, D)
     mean = rng.standard_normal((3, 5))
     logvar = rng.uniform(-2, 2, (3, 5))
-    out, _ = aevb.distributions.gaussian_log_likelihood_forward(x, mean, logvar)
+    out, _ = aevb.core.distributions.gaussian_log_likelihood_forward(x, mean, logvar)
     var = np.exp(logvar)
     d2 = (x - mean) ** 2
     compare("gaussian", "log N(x; mean, exp(logvar)), shape (L, M)", out,
@@ -153,7 +153,7 @@ def gaussian_forward_matches_density(aevb):
 @check("gaussian")
 def gaussian_density_integrates_to_one(aevb):
     t = np.linspace(-40.0, 40.0, 80001)[:, None]    # a 1-D density on a fine grid
-    out, _ = aevb.distributions.gaussian_log_likelihood_forward(t, np.array([0.7]),
+    out, _ = aevb.core.distributions.gaussian_log_likelihood_forward(t, np.array([0.7]),
                                                                 np.array([1.3]))
     total = float(np.sum(np.exp(out)) * (t[1, 0] - t[0, 0]))
     compare("gaussian", "the integral of exp(log N(x; 0.7, exp(1.3))) over x", total, 1.0,
@@ -168,11 +168,11 @@ def gaussian_backward_matches_finite_differences(aevb):
     mean = rng.standard_normal((3, 4))
     logvar = rng.uniform(-1.5, 1.5, (3, 4))
     dout = rng.standard_normal((2, 3))
-    _, cache = aevb.distributions.gaussian_log_likelihood_forward(x, mean, logvar)
-    dx, dmean, dlogvar = aevb.distributions.gaussian_log_likelihood_backward(dout, cache)
+    _, cache = aevb.core.distributions.gaussian_log_likelihood_forward(x, mean, logvar)
+    dx, dmean, dlogvar = aevb.core.distributions.gaussian_log_likelihood_backward(dout, cache)
 
     def f():
-        return float(np.sum(aevb.distributions.gaussian_log_likelihood_forward(x, mean, logvar)[0]
+        return float(np.sum(aevb.core.distributions.gaussian_log_likelihood_forward(x, mean, logvar)[0]
                             * dout))
     hint = "mean and logvar were broadcast over the L axis of x: sum their gradients over it"
     gradient("gaussian", "dx", f, x, dx)
@@ -202,7 +202,7 @@ def kl_forward_matches_numerical_integral(aevb):
     rng = _rng(8)
     mean = rng.standard_normal((4, 3))
     logvar = rng.uniform(-1.5, 1.5, (4, 3))
-    kl, _ = aevb.distributions.kl_standard_normal_forward(mean, logvar)
+    kl, _ = aevb.core.distributions.kl_standard_normal_forward(mean, logvar)
     var = np.exp(logvar)
     compare("kl", "KL(q || p), shape (M,)", kl, _kl_by_integration(mean, var).sum(-1), tol=1e-8,
             factors={-1.0: "the wrong sign: Appendix B gives -KL; this function returns KL >= 0"},
@@ -220,11 +220,11 @@ def kl_backward_matches_finite_differences(aevb):
     mean = rng.standard_normal((5, 3))
     logvar = rng.uniform(-1.5, 1.5, (5, 3))
     dout = rng.standard_normal(5)
-    _, cache = aevb.distributions.kl_standard_normal_forward(mean, logvar)
-    dmean, dlogvar = aevb.distributions.kl_standard_normal_backward(dout, cache)
+    _, cache = aevb.core.distributions.kl_standard_normal_forward(mean, logvar)
+    dmean, dlogvar = aevb.core.distributions.kl_standard_normal_backward(dout, cache)
 
     def f():
-        return float(np.sum(aevb.distributions.kl_standard_normal_forward(mean, logvar)[0] * dout))
+        return float(np.sum(aevb.core.distributions.kl_standard_normal_forward(mean, logvar)[0] * dout))
     gradient("kl", "dmean", f, mean, dmean)
     gradient("kl", "dlogvar", f, logvar, dlogvar, alternatives=[
         ("the derivative in the variance, not in the log-variance (chain rule: d var/d logvar = var)",
@@ -238,7 +238,7 @@ def z_is_mean_plus_sigma_eps(aevb):
     mean = rng.standard_normal((3, 4))
     logvar = rng.uniform(-2, 2, (3, 4))
     eps = rng.standard_normal((2, 3, 4))            # L = 2 samples
-    z, _ = aevb.distributions.reparameterize_forward(mean, logvar, eps)
+    z, _ = aevb.core.distributions.reparameterize_forward(mean, logvar, eps)
     compare("reparameterize", "z = mean + sigma * eps, shape (L, M, J)", z,
             mean + np.sqrt(np.exp(logvar)) * eps, tol=1e-10, alternatives=[
                 ("standard deviation where log-variance is meant: exp(logvar) is the variance, "
@@ -255,7 +255,7 @@ def z_has_the_posterior_moments(aevb):
     logvar = np.array([[-1.0, 0.3, 1.2]])
     n = 20000
     eps = rng.standard_normal((n, 1, 3))
-    z, _ = aevb.distributions.reparameterize_forward(mean, logvar, eps)
+    z, _ = aevb.core.distributions.reparameterize_forward(mean, logvar, eps)
     z = np.asarray(z).reshape(n, 3)
     var = np.exp(logvar[0])
     se_var = var * np.sqrt(2.0 / n)                 # standard error of a sample variance
@@ -281,11 +281,11 @@ def reparameterize_backward_matches_finite_differences(aevb):
     logvar = rng.uniform(-1.5, 1.5, (3, 4))
     eps = rng.standard_normal((2, 3, 4))
     dz = rng.standard_normal((2, 3, 4))
-    _, cache = aevb.distributions.reparameterize_forward(mean, logvar, eps)
-    dmean, dlogvar = aevb.distributions.reparameterize_backward(dz, cache)
+    _, cache = aevb.core.distributions.reparameterize_forward(mean, logvar, eps)
+    dmean, dlogvar = aevb.core.distributions.reparameterize_backward(dz, cache)
 
     def f():
-        return float(np.sum(aevb.distributions.reparameterize_forward(mean, logvar, eps)[0] * dz))
+        return float(np.sum(aevb.core.distributions.reparameterize_forward(mean, logvar, eps)[0] * dz))
     factors = {0.5: "the mean over the L = 2 samples instead of the sum (each z_l uses the same "
                     "mean and logvar), or a 1/2 too many"}
     gradient("reparameterize", "dmean", f, mean, dmean, factors=factors)

@@ -243,17 +243,22 @@ def solutions_elsewhere(package=PACKAGE, min_length=25):
 
     Those modules are handed out unchanged (other parts of the library import
     them), so a student can find these lines there. Returns a list of
-    ``(file name, exercise, line)``; ``aevb exercises make`` prints it.
+    ``(file, exercise, line)``, the file relative to the package (``inference/posterior.py``);
+    ``aevb exercises make`` prints it.
     """
+    package = Path(package)
+
+    def rel(path):
+        return Path(path).resolve().relative_to(package.resolve()).as_posix()
     solution = {}
     for r in all_regions(package):
         for line in Path(r.path).read_text().split("\n")[r.begin + 1:r.end]:
             code = line.split("#")[0].strip()
             if len(code) >= min_length:
-                solution.setdefault(code, (r.name, Path(r.path).name))
+                solution.setdefault(code, (r.name, rel(r.path)))
     found = []
     for path in package_files(package):
         for line in sorted({s.split("#")[0].strip() for s in path.read_text().split("\n")}):
-            if line in solution and solution[line][1] != path.name:
-                found.append((path.name, solution[line][0], line))
+            if line in solution and solution[line][1] != rel(path):
+                found.append((rel(path), solution[line][0], line))
     return found

@@ -1,6 +1,6 @@
 """The paper's Figures 2 to 5 and a comparison table, drawn from the run folders of a sweep.
 
-Every number comes from the run folders that :mod:`aevb.reproduce` trains
+Every number comes from the run folders that :mod:`aevb.experiments.reproduce` trains
 (``log.jsonl``, ``likelihood-curve.jsonl``, ``params.npz``); the paper's
 values come from ``aevb/paper/figure2.csv`` and ``figure3.csv``, read from the
 vector paths of the paper's PDF (arXiv 1312.6114v10; their headers give the
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from . import runs
+from ..runs import checkpoint as ckpt
+from .. import runs
 from .engines import CURVE_FILE, finished, seen
-from .model import VAE
+from ..model import VAE
 from .plotting import image_grid, latent_grid
 from .reproduce import HIDDEN, METHODS
 

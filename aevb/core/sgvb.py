@@ -199,7 +199,7 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
         Called once the objective and the decoder's gradient ``ddec`` are
         final, before the encoder's backward pass. That pass no longer reads
         the decoder's parameters, so the callback may start updating them
-        (:class:`aevb.train.Trainer` does so on a second thread). If it
+        (:class:`aevb.core.train.Trainer` does so on a second thread). If it
         raises, :func:`sgvb` stops and passes the exception on.
 
     Returns

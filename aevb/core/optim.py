@@ -43,7 +43,7 @@ class Optimizer:
         """Start a step over all of ``params``; :meth:`update` then does it, whole or in parts.
 
         A step in parts lets a caller update some arrays while the gradients of
-        others are still being computed (see :class:`aevb.train.Trainer`).
+        others are still being computed (see :class:`aevb.core.train.Trainer`).
         """
         if self.state is None:
             self.state = self._init_state(params)
@@ -77,7 +77,7 @@ class Optimizer:
 
         A float32 accumulator of g^2 overflows to infinity when |g| > 1.8e19;
         the parameters it serves then freeze without any NaN appearing, so
-        :class:`aevb.train.Trainer` checks this before every checkpoint.
+        :class:`aevb.core.train.Trainer` checks this before every checkpoint.
         """
         for i, arrays in enumerate(self.state or []):
             if any(not np.isfinite(a).all() for a in arrays):

@@ -19,11 +19,11 @@ model's own posterior in the wrong direction, KL(p || q) averaged over
 dreams, instead of KL(q || p) averaged over the data, so no single function
 has both updates as its gradient. What Figure 2 plots for it is the ordinary
 SGVB bound of its encoder and decoder (:meth:`aevb.model.VAE.score`;
-:class:`aevb.baselines.WakeSleep` is the user-facing object).
+:class:`aevb.WakeSleep` is the user-facing object).
 
 The noise (eps for the wake phase, z and the uniforms or normals of the
 dreams) is an argument of every function checked by finite differences, as
-in :func:`aevb.sgvb.sgvb`. Losses and signs follow :mod:`aevb.sgvb`: values
+in :func:`aevb.core.sgvb.sgvb`. Losses and signs follow :mod:`aevb.core.sgvb`: values
 are "higher is better", gradients are those of the loss, minus the value.
 """
 import contextvars
@@ -31,14 +31,14 @@ import math
 
 import numpy as np
 
-from .distributions import (gaussian_log_likelihood_backward, gaussian_log_likelihood_forward,
+from ..core.distributions import (gaussian_log_likelihood_backward, gaussian_log_likelihood_forward,
                             posterior_log_density_forward, standard_normal_log_density_forward)
-from .layers import sigmoid
-from .networks import (BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
+from ..core.layers import sigmoid
+from ..core.networks import (BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
                        gaussian_mlp_forward)
-from .sgvb import (_add_prior_gradient, decoder_log_likelihood_backward,
+from ..core.sgvb import (_add_prior_gradient, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
-from .train import NonFiniteError, Trainer, _helper
+from ..core.train import NonFiniteError, Trainer, _helper
 
 
 def _joint(dec, x, z, n_data, sigmoid_mean):
@@ -50,7 +50,7 @@ def _joint(dec, x, z, n_data, sigmoid_mean):
     value = float(logp.sum()) / L
     dlogpx = np.full((L, M), -1.0 / L, dtype=logp.dtype)      # loss = -value
     _, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
-    if n_data is not None:                                    # MAP prior, M/N as in aevb.sgvb
+    if n_data is not None:                                    # MAP prior, M/N as in aevb.core.sgvb
         value += M / n_data * log_prior(dec)
         _add_prior_gradient(dec, ddec, M / n_data)
     return logp, value, ddec
@@ -189,9 +189,9 @@ def sleep_phase(enc, x_dream, z_dream, n_data=None):
 
 
 class WakeSleepTrainer(Trainer):
-    """Wake-sleep through the machinery of Algorithm 1 (:class:`aevb.train.Trainer`).
+    """Wake-sleep through the machinery of Algorithm 1 (:class:`aevb.core.train.Trainer`).
 
-    The constructor takes the keywords of :class:`~aevb.train.Trainer` and
+    The constructor takes the keywords of :class:`~aevb.core.train.Trainer` and
     ``n_dreams`` (default M). ``estimator`` is not used: wake-sleep has no
     estimator of the bound in its updates. One step:
 
@@ -210,7 +210,7 @@ class WakeSleepTrainer(Trainer):
 
     :meth:`minibatch_step` returns the single-sample estimator-A bound of each
     datapoint at the wake sample (what the authors' code plotted); evaluate
-    with :func:`aevb.sgvb.lower_bound` (fresh noise) for Figure 2.
+    with :func:`aevb.core.sgvb.lower_bound` (fresh noise) for Figure 2.
     """
 
     def __init__(self, enc, dec, data, optimizer, *, n_dreams=None, **settings):

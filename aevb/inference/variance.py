@@ -6,10 +6,10 @@ than A (eq. 6). The paper shows no measurement. This module measures, for the
 encoder's parameters phi, the variance over independent noise draws of
 
 * ``'score'``: the score-function gradient with the Gaussian q
-  (:func:`aevb.sgvb.score_function_gradient`);
-* ``'A'``, ``'B'``: the reparameterized gradients of :func:`aevb.sgvb.sgvb`;
+  (:func:`aevb.core.sgvb.score_function_gradient`);
+* ``'A'``, ``'B'``: the reparameterized gradients of :func:`aevb.core.sgvb.sgvb`;
 * ``'A:NAME'``: estimator A with the posterior family NAME
-  (:func:`aevb.posterior.sgvb_family`);
+  (:func:`aevb.inference.posterior.sgvb_family`);
 * ``'score:NAME'``: the score-function gradient with that family
   (:func:`score_function_family`).
 
@@ -23,11 +23,11 @@ size of what is estimated.
 """
 import numpy as np
 
-from .distributions import standard_normal_log_density_forward
+from ..core.distributions import standard_normal_log_density_forward
 from .families import make_family
-from .networks import gaussian_mlp_backward, gaussian_mlp_forward
+from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
 from .posterior import posterior_family, sgvb_family
-from .sgvb import decoder_log_likelihood_forward, score_function_gradient, sgvb
+from ..core.sgvb import decoder_log_likelihood_forward, score_function_gradient, sgvb
 
 
 def score_function_family(enc, dec, x, noise, family, sigmoid_mean=False):
@@ -35,7 +35,7 @@ def score_function_family(enc, dec, x, noise, family, sigmoid_mean=False):
 
     ``(1/L) sum_l f(z_l) grad_phi log q(z_l|x)`` with z_l = g(noise_l) held
     fixed and ``f = log p(x, z) - log q(z|x)``; returns the gradient of the
-    loss ``-sum_i L(x_i)`` (sign of :func:`aevb.sgvb.sgvb`) as GaussianMLPParams.
+    loss ``-sum_i L(x_i)`` (sign of :func:`aevb.core.sgvb.sgvb`) as GaussianMLPParams.
     """
     family = posterior_family(family)
     (mean, logvar), c_enc = gaussian_mlp_forward(enc, x)
@@ -129,7 +129,7 @@ def bound_variance(enc, dec, x, estimators, n_draws=1000, rng=None, sigmoid_mean
     Returns ``{estimator: (mean variance in nats^2, mean bound in nats)}``.
     """
     from .posterior import lower_bound_family
-    from .sgvb import lower_bound
+    from ..core.sgvb import lower_bound
     rng = np.random.default_rng(rng)
     out = {}
     for est in estimators:

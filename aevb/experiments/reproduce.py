@@ -8,14 +8,14 @@ Folders are shared between figures (Figure 5's N_z = 20 model is Figure 2's).
     OUT/manifest.json          the runs, their state and the sweep's settings
     OUT/runs/NAME/             run folders (config.json, log.jsonl, checkpoint.npz, ...)
     OUT/runs/NAME/likelihood-curve.jsonl   Figure 3: Appendix D estimates at stages
-    OUT/figure2.png ... table.csv, table.md   drawn by :mod:`aevb.figures`
+    OUT/figure2.png ... table.csv, table.md   drawn by :mod:`aevb.experiments.figures`
 
 The state of a run is read from its folder, never trusted from the manifest:
 re-running a sweep skips finished runs, resumes interrupted ones from their
 checkpoints and extends finished ones when the budget grows, so a sweep
 stopped at any moment loses at most one checkpoint interval per run.
 
-Engines (:mod:`aevb.engines`): local processes through joblib (loky), or a Dask cluster
+Engines (:mod:`aevb.experiments.engines`): local processes through joblib (loky), or a Dask cluster
 (``--scheduler ADDRESS``, dask.distributed imported only then). Every worker
 holds one BLAS thread (threadpoolctl), so N jobs on N cores do not
 oversubscribe. Results are bitwise the same on either engine.
@@ -29,9 +29,9 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from . import __version__
-from . import checkpoint as ckpt
-from . import runs
+from .. import __version__
+from ..runs import checkpoint as ckpt
+from .. import runs
 from .engines import Progress, checkpoint_meta, run_dask, run_local, seen, state
 
 FIGURES = ("figure2", "figure3", "figure4", "figure5")
@@ -298,7 +298,7 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
 
 def add_parser(subparsers):
     """``aevb reproduce FIGURE ...`` (registered through aevb.cli.EXTENSIONS)."""
-    from .cli import _budget, _positive_int
+    from ..cli import _budget, _positive_int
     r = subparsers.add_parser("reproduce", help="train and draw the paper's Figures 2-5 "
                               "(a resumable sweep on local cores or a Dask cluster)")
     r.add_argument("figure", help="figure2, figure3, figure4, figure5 or all")

@@ -15,7 +15,7 @@ Gumbel and Logistic are location-scale families whose standard member is
 drawn by its inverse CDF from uniform noise, so they take both routes.
 
 Every family has the same small interface (arrays broadcast; densities sum
-over the last axis, as in :mod:`aevb.distributions`)::
+over the last axis, as in :mod:`aevb.core.distributions`)::
 
     eps = fam.draw_noise(shape, rng, dtype)                 # p(eps), explicit
     z, cache = fam.sample_forward(params, eps)             # z = g(eps, phi)
@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from .distributions import LOG_2PI, _sum_to_shape
+from ..core.distributions import LOG_2PI, _sum_to_shape
 
 
 class Family:
@@ -128,7 +128,7 @@ class LocationScale(Family):
 
         At fixed eps the standardized value y does not move with the
         parameters, so this is exact (no ``(z - loc) / scale`` round-off, as
-        :func:`aevb.distributions.posterior_log_density_forward` for the Gaussian).
+        :func:`aevb.core.distributions.posterior_log_density_forward` for the Gaussian).
         """
         loc, log_scale = params
         shape = np.broadcast_shapes(np.shape(eps), np.shape(log_scale))

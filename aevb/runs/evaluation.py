@@ -12,8 +12,8 @@ import numpy as np
 
 from . import checkpoint as ckpt
 from . import data as D
-from .model import VAE
-from .runconfig import VAE_SETTINGS, _write_json, load_data, read_config
+from ..model import VAE
+from .config import VAE_SETTINGS, _write_json, load_data, read_config
 
 ELBO_DRAWS = 100             # aevb evaluate: noise draws per point for the ELBO it prints
 
@@ -70,7 +70,7 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
     from MCEM's own chain for it and the others from the prior; test points
     have no such chain, so all of theirs start from the prior.
     """
-    from . import likelihood as LK
+    from ..inference import likelihood as LK
     if estimator not in ("is", "hmc"):
         raise ValueError(f"unknown estimator {estimator!r}: use 'is' or 'hmc'")
     out = Path(out)
@@ -104,7 +104,7 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
         else:
             kw = dict(LK.PAPER) if paper else {"n_samples": n_samples or 1000}
             if mcem:
-                from .mcem import log_likelihood
+                from ..baselines.mcem import log_likelihood
                 z0 = None
                 if split == "train":     # chain 0 from MCEM's own chain for the point, the
                     z0 = _mcem_chains(out)[:len(x)].astype(x.dtype)   # rest from the prior

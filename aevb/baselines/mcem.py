@@ -5,18 +5,18 @@ array of persistent chains, started from the prior p(z) = N(0, I)). For each
 minibatch of M datapoints:
 
 1. **E-step, by sampling:** one Hamiltonian Monte Carlo transition
-   (:func:`aevb.hmc.transition`) of the minibatch's chains, all at once,
+   (:func:`aevb.inference.hmc.transition`) of the minibatch's chains, all at once,
    targeting p(z|x_i) through log p(x_i, z) and its gradient in z
-   (:func:`aevb.likelihood.log_joint`), with 10 leapfrog steps and a step
+   (:func:`aevb.inference.likelihood.log_joint`), with 10 leapfrog steps and a step
    size per datapoint tuned towards 90 % acceptance;
 2. **M-step, partial:** 5 Adagrad updates of the decoder on the gradient of
    ``sum_i log p(x_i, z_i) + (M/N) log p(theta)`` at those z
-   (:func:`aevb.wakesleep.joint_gradient`).
+   (:func:`aevb.baselines.wakesleep.joint_gradient`).
 
 Choices where the paper is silent or ambiguous:
 
 * "10 leapfrog steps" is taken as 10 position updates (10 gradient
-  evaluations) between two momentum half steps (:func:`aevb.hmc.leapfrog`).
+  evaluations) between two momentum half steps (:func:`aevb.inference.hmc.leapfrog`).
   The authors' code makes a half step, then n full steps, then a half step,
   which moves the position n + 1 times; we use n = 10 position moves. One
   more gradient evaluation per transition is needed at the start, because
@@ -35,22 +35,22 @@ Choices where the paper is silent or ambiguous:
   the step in the authors' code changes nothing (the momentum is symmetric)
   and is left out.
 * Adagrad's counter advances once per weight update, so its warm-up
-  (:class:`aevb.optim.Adagrad`, 100 steps) lasts 20 minibatches here.
+  (:class:`aevb.core.optim.Adagrad`, 100 steps) lasts 20 minibatches here.
 * With ``sampling='replacement'`` a datapoint drawn twice in one minibatch
   runs two transitions from the same state and keeps the last one.
 
 MCEM has no encoder, so it has no variational bound: measure it by its
 marginal likelihood (:func:`log_likelihood`, the Appendix D estimator with
 chains started from the persistent ones or from the prior).
-:class:`aevb.baselines.MCEM` is the user-facing object.
+:class:`aevb.MCEM` is the user-facing object.
 """
 import math
 
 import numpy as np
 
-from .hmc import transition
-from .likelihood import appendix_d_from, log_joint
-from .train import NonFiniteError, Trainer
+from ..inference.hmc import transition
+from ..inference.likelihood import appendix_d_from, log_joint
+from ..core.train import NonFiniteError, Trainer
 from .wakesleep import joint_gradient
 
 ADAPT_RATE = 1.02        # the authors' alpha
@@ -96,7 +96,7 @@ def e_step(dec, x, z, step_size, p, u, n_leapfrog=10, sigmoid_mean=False, adapt=
 class MCEMTrainer(Trainer):
     """Monte Carlo EM through the machinery of Algorithm 1 (module docstring).
 
-    Takes the keywords of :class:`aevb.train.Trainer` with ``enc=None`` (there
+    Takes the keywords of :class:`aevb.core.train.Trainer` with ``enc=None`` (there
     is no encoder; ``n_mc_samples`` and ``estimator`` are not used), and
     ``n_leapfrog`` (10), ``n_updates`` (5, decoder updates per minibatch),
     ``step_size`` (0.1, the initial step size of every chain). The
@@ -191,7 +191,7 @@ def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_l
                    burn_in=300, density="gaussian", target_accept=0.9, sigmoid_mean=False):
     """The Appendix D estimate of log p(x) for a model without an encoder (MCEM's measure).
 
-    As :func:`aevb.likelihood.appendix_d` (HMC posterior samples, a density
+    As :func:`aevb.inference.likelihood.appendix_d` (HMC posterior samples, a density
     q(z) fitted to the first half of each chain, the reciprocal importance
     average over the second half), except where the chains start: chain 0 of
     datapoint i at ``z0[i]`` (e.g. MCEM's persistent chain) if given, the
@@ -206,7 +206,7 @@ def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_l
 
     Returns
     -------
-    aevb.likelihood.Estimate
+    aevb.inference.likelihood.Estimate
     """
     rng = np.random.default_rng(rng)
     x = np.asarray(x, dtype=dec.dtype)

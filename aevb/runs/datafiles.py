@@ -75,7 +75,7 @@ def search_dirs(data_dir=None):
 
 def default_data_dir():
     """The project's ``data/`` in a source checkout, else ``$XDG_DATA_HOME/aevb``."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]         # aevb/runs/datafiles.py -> checkout
     if (root / "setup.cfg").is_file() and (root / "data" / "README.md").is_file():
         return root / "data"
     xdg = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"

@@ -2,7 +2,7 @@
 
 A run folder holds ``config.json`` (every setting, including the data
 protocol), ``log.jsonl`` (one JSON object per evaluation), ``checkpoint.npz``
-(:mod:`aevb.checkpoint`, rewritten atomically every ``checkpoint_every``
+(:mod:`aevb.runs.checkpoint`, rewritten atomically every ``checkpoint_every``
 samples, on Ctrl-C or SIGTERM, and at the end), and when the run is finished
 ``params.npz``, ``samples.png`` and ``curve.png``.
 
@@ -21,23 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..model import VAE
 from . import checkpoint as ckpt
 from . import methods
-from .model import VAE
-from .evaluation import evaluate_likelihood, load_params, load_run
-from .runconfig import (ARCHITECTURE, N_TRAIN_EVAL, VAE_SETTINGS, _write_json, check_threads,
-                        load_data, make_config, n_train, read_config)
+from .config import ARCHITECTURE, VAE_SETTINGS, _write_json, check_threads, load_data, read_config
 
 RUN_FILES = ("config.json", "log.jsonl", "checkpoint.npz", "params.npz", "samples.png",
              "curve.png")
 DIVERGED_NATS = 10.0         # a bound this far below the untrained model's stops a run
-
-
-# Re-exported: the run-folder API in one place (runconfig and evaluation hold the code).
-__all__ = ["Run", "RunError", "DivergedError", "start", "resume", "make_config", "read_config",
-           "load_data", "n_train", "check_threads", "load_params", "load_run",
-           "evaluate_likelihood", "RUN_FILES", "N_TRAIN_EVAL", "VAE_SETTINGS", "ARCHITECTURE",
-           "DIVERGED_NATS"]
 
 
 class RunError(RuntimeError):
@@ -105,7 +96,7 @@ class Run:
         ``DIVERGED_NATS`` below it means the optimizer has thrown the model
         away: at the paper's largest step size, 0.1, the MNIST model's bound
         goes from -543 to about -2.5e8 right after the warm-up in float64 and
-        never recovers (:class:`aevb.optim.Adagrad` says why). Stopping says
+        never recovers (:class:`aevb.core.optim.Adagrad` says why). Stopping says
         so instead of finishing with a useless model and exit status 0.
         """
         if "train_bound" not in rec:             # MCEM logs log p(x), not a bound
@@ -133,7 +124,7 @@ class Run:
                    "seconds": self.elapsed()})
 
     def finish(self):
-        from .plotting import plot_bound_curve, save_image_grid
+        from ..experiments.plotting import plot_bound_curve, save_image_grid
         ckpt.save_params(self.out / "params.npz", self.vae.encoder_params_,
                          self.vae.decoder_params_)
         c = self.config

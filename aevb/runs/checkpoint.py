@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .networks import BernoulliMLPParams, GaussianMLPParams
+from ..core.networks import BernoulliMLPParams, GaussianMLPParams
 
 CONTAINERS = {"GaussianMLPParams": GaussianMLPParams, "BernoulliMLPParams": BernoulliMLPParams}
 
@@ -100,7 +100,7 @@ def save(path, enc, dec, trainer_state, meta):
     Parameters
     ----------
     enc, dec : parameter containers
-    trainer_state : dict from :meth:`aevb.train.Trainer.state_dict`
+    trainer_state : dict from :meth:`aevb.core.train.Trainer.state_dict`
         Besides the keys every trainer has, a method may add ``extra`` (a dict
         of name -> ndarray, saved as ``extra.NAME``) and ``extra_meta`` (any
         JSON-serializable value); :func:`load` gives both back.
@@ -133,7 +133,7 @@ def load(path):
     Returns
     -------
     enc, dec : parameter containers
-    trainer_state : dict for :meth:`aevb.train.Trainer.load_state_dict`
+    trainer_state : dict for :meth:`aevb.core.train.Trainer.load_state_dict`
     meta : dict
     """
     path = Path(path)

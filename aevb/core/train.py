@@ -19,7 +19,7 @@ indices uniformly with replacement at every step, like the authors' code.
 Speed: the parameter update runs outside BLAS, and on a machine with two
 cores the second is idle then. With ``threads=2`` the decoder's update runs
 on a helper thread while the encoder's backward pass is computed (the
-``decoder_ready`` hook of :func:`aevb.sgvb.sgvb`), and the encoder's update
+``decoder_ready`` hook of :func:`aevb.core.sgvb.sgvb`), and the encoder's update
 follows on the calling thread. Each array is still updated by the same
 operations, so the result is bitwise the same as with ``threads=1``.
 """
@@ -95,10 +95,10 @@ class Trainer:
 
     Parameters
     ----------
-    enc, dec : parameter containers (:mod:`aevb.networks`), updated in place
-    data : aevb.data.Dataset
+    enc, dec : parameter containers (:mod:`aevb.core.networks`), updated in place
+    data : aevb.runs.data.Dataset
         N datapoints; minibatches are converted to ``dtype`` as they are drawn.
-    optimizer : aevb.optim.Optimizer
+    optimizer : aevb.core.optim.Optimizer
     rng : numpy.random.Generator
         Draws the minibatches, the noise eps and any dynamic binarization.
     batch_size : int

@@ -1,8 +1,8 @@
 """The baselines as user-facing objects next to :class:`aevb.model.VAE` (Section 5, Appendix E).
 
 * :class:`WakeSleep`: the same encoder and decoder as the VAE, trained by the
-  wake-sleep algorithm (:mod:`aevb.wakesleep`);
-* :class:`MCEM`: the decoder alone, trained by Monte Carlo EM (:mod:`aevb.mcem`).
+  wake-sleep algorithm (:mod:`aevb.baselines.wakesleep`);
+* :class:`MCEM`: the decoder alone, trained by Monte Carlo EM (:mod:`aevb.baselines.mcem`).
 
 Both follow VAE's conventions (scikit-learn's): ``__init__`` only stores its
 arguments, ``fit`` returns ``self``, fitted attributes end in ``_``, and the
@@ -10,10 +10,10 @@ randomness comes in as ``rng``.
 """
 import numpy as np
 
-from . import networks as nets
+from ..core import networks as nets
 from .mcem import MCEMTrainer, log_likelihood
-from .model import VAE, _watched
-from .optim import WARMUP_STEPS, make_optimizer
+from ..model import VAE, _watched
+from ..core.optim import WARMUP_STEPS, make_optimizer
 from .wakesleep import WakeSleepTrainer
 
 
@@ -127,7 +127,7 @@ class MCEM(VAE):
 
     def transform(self, X):
         raise NotImplementedError("MCEM has no encoder, so no posterior means: draw posterior "
-                                  "samples with aevb.hmc.hmc on aevb.likelihood.log_joint")
+                                  "samples with aevb.inference.hmc.hmc on aevb.inference.likelihood.log_joint")
 
 
 def _run(model, trainer, callback, eval_points):

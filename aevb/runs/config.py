@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
+from .. import __version__
 from . import checkpoint as ckpt
 from . import data as D
-from .optim import WARMUP_STEPS
+from ..core.optim import WARMUP_STEPS
 
 N_TRAIN_EVAL = 10_000        # training points scored at each evaluation
 VAE_SETTINGS = ("n_latent", "n_hidden", "likelihood", "sigmoid_mean", "estimator",
@@ -24,7 +24,7 @@ ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean",
 
 
 def _write_json(path, obj):
-    """Write ``obj`` as indented JSON, atomically (:func:`aevb.checkpoint.atomic_write_bytes`)."""
+    """Write ``obj`` as indented JSON, atomically (:func:`aevb.runs.checkpoint.atomic_write_bytes`)."""
     ckpt.atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
 
 
@@ -37,11 +37,11 @@ def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n
                 logvar_lr=None):
     """A complete, JSON-ready run config with the paper's defaults per dataset.
 
-    ``method`` is one of :data:`aevb.methods.METHODS`; ``posterior`` a family
-    of :mod:`aevb.posterior` (``aevb`` only; non-Gaussian ones train with
+    ``method`` is one of :data:`aevb.runs.methods.METHODS`; ``posterior`` a family
+    of :mod:`aevb.inference.posterior` (``aevb`` only; non-Gaussian ones train with
     estimator A); ``n_train`` keeps only the first ``n_train`` training images
     (Figure 3's N_train = 1000), None keeps the whole split. ``theta_draws``,
-    ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.fullvb_model.FullVBTrainer`;
+    ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.inference.fullvb_model.FullVBTrainer`;
     one theta draw per minibatch by default, as Algorithm 2's one per datapoint costs
     M times more).
     """
@@ -104,7 +104,7 @@ def check_threads(threads):
 
     1 runs everything on one core: one BLAS thread, parameter updates in turn.
     n >= 2 gives BLAS n - 1 threads and updates the decoder on a helper thread
-    (:mod:`aevb.train`). Measured on the project's 2-core machine with two other
+    (:mod:`aevb.core.train`). Measured on the project's 2-core machine with two other
     CPU-bound processes running, 1 degraded least (README, "Threads"); on a
     quiet machine 2 gains a few per cent. Results are bitwise the same with or
     without the helper thread; a different BLAS thread count changes them in

@@ -1,7 +1,7 @@
 """Log-densities, the Appendix B KL term and the Section 2.4 reparameterization.
 
 Every function here is a forward/backward pair in the sense of
-:mod:`aevb.layers`. Densities are summed over their last axis (pixels or latent
+:mod:`aevb.core.layers`. Densities are summed over their last axis (pixels or latent
 units), so a forward of shape (..., D) returns one number per datapoint,
 shape (...). Names follow the paper: ``mean``, ``logvar`` (log sigma squared),
 ``logits``, ``eps``, ``z``.

@@ -1,9 +1,9 @@
 """Full VB (Appendix F) trained: Algorithm 2 as a Trainer, the eq. 14 bound, and the FullVB object.
 
-* :class:`FullVBTrainer`: :class:`aevb.train.Trainer` with q(theta) over the
+* :class:`FullVBTrainer`: :class:`aevb.core.train.Trainer` with q(theta) over the
   decoder's parameters; one step draws M datapoints, eps and S = ``theta_draws``
   zeta draws, and updates the encoder, mu_theta and log sigma_theta^2 with the
-  gradient of :func:`aevb.fullvb.full_vb` (Adagrad in the paper's settings).
+  gradient of :func:`aevb.inference.fullvb.full_vb` (Adagrad in the paper's settings).
 * :func:`eq14_bound`: the bound of eq. 14 on log p(X), per datapoint.
 * :class:`FullVB`: the scikit-learn-style front, like :class:`aevb.VAE`.
 """
@@ -13,21 +13,21 @@ import math
 import numpy as np
 
 from .fullvb import WeightPosterior, full_vb, kl_weights_forward
-from .layers import sigmoid
-from .model import VAE
-from .optim import WARMUP_STEPS, _check_lr
-from .networks import INIT_STD, BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_forward
-from .distributions import kl_standard_normal_forward
-from .sgvb import decoder_log_likelihood_forward
-from .train import NonFiniteError, Trainer
+from ..core.layers import sigmoid
+from ..model import VAE
+from ..core.optim import WARMUP_STEPS, _check_lr
+from ..core.networks import INIT_STD, BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_forward
+from ..core.distributions import kl_standard_normal_forward
+from ..core.sgvb import decoder_log_likelihood_forward
+from ..core.train import NonFiniteError, Trainer
 
 INIT_LOGVAR = -10.0      # sigma_theta = 0.0067 at the start, below the init std 0.01 of the means
 
 
 class FullVBTrainer(Trainer):
-    """Algorithm 2 (Appendix F) in the loop of :class:`aevb.train.Trainer`.
+    """Algorithm 2 (Appendix F) in the loop of :class:`aevb.core.train.Trainer`.
 
-    Same keywords as :class:`~aevb.train.Trainer`, plus:
+    Same keywords as :class:`~aevb.core.train.Trainer`, plus:
 
     Parameters
     ----------
@@ -37,7 +37,7 @@ class FullVBTrainer(Trainer):
     init_logvar : float
         log sigma_theta^2 of every parameter at the start.
     theta_draws : int or None
-        S, zeta draws per minibatch (:mod:`aevb.fullvb`, "zeta per sample");
+        S, zeta draws per minibatch (:mod:`aevb.inference.fullvb`, "zeta per sample");
         None means S = M, a fresh theta for every datapoint as in Algorithm 2.
     logvar_lr : float or None
         Step size for log sigma_theta^2 (None: the optimizer's). Its gradient,
@@ -133,7 +133,7 @@ def expected_bound_samples(enc, q, data, rng, rows_per_theta=100, chunk=1000,
 
     Parameters
     ----------
-    data : aevb.data.Dataset or ndarray (n, D)
+    data : aevb.runs.data.Dataset or ndarray (n, D)
 
     Returns
     -------
@@ -162,7 +162,7 @@ def eq14_bound(enc, q, data, n_train, rng, rows_per_theta=100, chunk=1000, sigmo
 
     Parameters
     ----------
-    data : aevb.data.Dataset or ndarray (n, D)
+    data : aevb.runs.data.Dataset or ndarray (n, D)
     n_train : int
         N of the training set (the KL over theta is divided by it).
 
@@ -194,7 +194,7 @@ class FullVB(VAE):
     Attributes
     ----------
     encoder_params_ : GaussianMLPParams
-    weight_posterior_ : aevb.fullvb.WeightPosterior
+    weight_posterior_ : aevb.inference.fullvb.WeightPosterior
         q(theta); ``decoder_params_`` is its mean mu_theta.
     n_train_ : int
         N of the data ``fit`` saw (for the eq. 14 bound).
@@ -259,10 +259,18 @@ class FullVB(VAE):
         if not hasattr(self, "weight_posterior_"):
             raise RuntimeError("this FullVB has no q(theta) yet: call fit(X) first")
 
-    def save(self, path):
-        """Not available: a saved VAE file has no place for q(theta)'s logvars."""
-        raise NotImplementedError("FullVB models cannot be saved with VAE.save yet; keep the "
-                                  "trainer's state_dict (trainer_.state_dict()) or a run folder")
+    _SAVED_AS = "FullVB"
+
+    def _saved_state(self):
+        """q(theta)'s log-variances (its mean is the decoder) and the N of the eq. 14 bound."""
+        q = self.weight_posterior_
+        return ({f"q_logvar.{k}": v for k, v in q.logvar.items()}, {"n_train": self.n_train_})
+
+    def _restore_state(self, arrays, meta):
+        dec = self.decoder_params_
+        logvar = type(dec)(*[arrays[f"q_logvar.{k}"] for k in dec.names()])
+        self.weight_posterior_ = WeightPosterior(dec, logvar)
+        self.n_train_ = int(meta["n_train"])
 
     def sample_decoders(self, n, rng=None):
         """``n`` draws theta ~ q(theta), each a decoder container like ``decoder_params_``."""

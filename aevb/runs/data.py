@@ -3,7 +3,7 @@
 The paper trains on both (Section 5) but does not state its data protocol;
 the choices here are explicit, switchable, and recorded in every run's config.
 
-Files are found, downloaded, verified and parsed by :mod:`aevb.datafiles`
+Files are found, downloaded, verified and parsed by :mod:`aevb.runs.datafiles`
 (re-exported here); this module turns them into datasets.
 
 Splits (``split=``):
@@ -33,7 +33,7 @@ from .datafiles import (CHECKSUMS, DATASETS, FILES, MIRRORS, ChecksumError, Data
                         default_data_dir, parse_frey, parse_idx, read_verified, search_dirs,
                         status)
 
-__all__ = [  # the datasets, and the file handling of aevb.datafiles re-exported
+__all__ = [  # the datasets, and the file handling of aevb.runs.datafiles re-exported
     "Dataset", "mnist", "frey_face", "load_dataset", "load_mnist", "load_frey_face",
     "binarize", "check_binarize", "frey_test_frames", "BINARIZE", "MNIST_SPLITS",
     "FREY_SPLITS", "DATASETS", "CHECKSUMS", "FILES", "MIRRORS", "DataError",

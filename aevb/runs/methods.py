@@ -1,25 +1,25 @@
 """The training methods a run folder can hold, and what each one logs (``aevb train --method``).
 
-* ``aevb``: Algorithm 1 (:class:`aevb.train.Trainer`), or with ``posterior``
+* ``aevb``: Algorithm 1 (:class:`aevb.core.train.Trainer`), or with ``posterior``
   other than ``gaussian`` the Section 2.4 families with estimator A
-  (:class:`aevb.posterior.PosteriorTrainer`). Logs the SGVB bound on the
+  (:class:`aevb.inference.posterior.PosteriorTrainer`). Logs the SGVB bound on the
   first 10,000 training points and on the test set.
-* ``wake-sleep``: the paper's baseline (:class:`aevb.wakesleep.WakeSleepTrainer`).
+* ``wake-sleep``: the paper's baseline (:class:`aevb.baselines.wakesleep.WakeSleepTrainer`).
   Logs the same SGVB bound (estimator B, fresh noise) with its encoder,
   which is what Figure 2 plots for it.
-* ``mcem``: Monte Carlo EM, Appendix E (:class:`aevb.mcem.MCEMTrainer`). It
+* ``mcem``: Monte Carlo EM, Appendix E (:class:`aevb.baselines.mcem.MCEMTrainer`). It
   has no encoder, so it has no bound to log: at each evaluation it logs the
-  Appendix D estimate of log p(x) (:func:`aevb.mcem.log_likelihood`, the
+  Appendix D estimate of log p(x) (:func:`aevb.baselines.mcem.log_likelihood`, the
   paper's settings: 50 HMC samples, 4 leapfrog steps, a kernel density) on
   the first ``MCEM_EVAL_POINTS`` training and test points, as
   ``train_log_px`` / ``test_log_px``; ``aevb evaluate --estimator hmc`` gives
   it on 1,000 points.
-* ``full-vb``: Appendix F (:class:`aevb.fullvb_model.FullVBTrainer`). Logs
+* ``full-vb``: Appendix F (:class:`aevb.inference.fullvb_model.FullVBTrainer`). Logs
   the eq. 14 bound per datapoint on the training points (the expected bound
   minus KL(q(theta) || p(theta)) / N) as ``train_bound`` and the expected
   bound on the test set as ``test_bound``; ``train_expected`` is the
   expected bound on the training points, the number to set beside AEVB's
-  train bound (module :mod:`aevb.fullvb_model`).
+  train bound (module :mod:`aevb.inference.fullvb_model`).
 
 Each method's settings that mean nothing for it are refused with a sentence
 (:func:`check_method`), never silently ignored.
@@ -35,7 +35,7 @@ def check_method(config):
     method, posterior = config.get("method", "aevb"), config.get("posterior", "gaussian")
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: choose from {', '.join(METHODS)}")
-    from .posterior import POSTERIORS
+    from ..inference.posterior import POSTERIORS
     if posterior not in POSTERIORS:
         raise ValueError(f"unknown posterior {posterior!r}: choose from {', '.join(POSTERIORS)}")
     if posterior != "gaussian":
@@ -69,20 +69,20 @@ def make_trainer(config, vae, train, threads):
     method = c.get("method", "aevb")
     enc, dec, opt = vae.encoder_params_, vae.decoder_params_, vae.optimizer_
     if method == "aevb" and c.get("posterior", "gaussian") == "gaussian":
-        from .train import Trainer
+        from ..core.train import Trainer
         return Trainer(enc, dec, train, opt, n_mc_samples=c["n_mc_samples"],
                        estimator=c["estimator"], **settings)
     if method == "aevb":
-        from .posterior import PosteriorTrainer
+        from ..inference.posterior import PosteriorTrainer
         return PosteriorTrainer(enc, dec, train, opt, posterior=c["posterior"],
                                 n_mc_samples=c["n_mc_samples"], estimator="A", **settings)
     if method == "wake-sleep":
-        from .wakesleep import WakeSleepTrainer
+        from ..baselines.wakesleep import WakeSleepTrainer
         return WakeSleepTrainer(enc, dec, train, opt, **settings)
     if method == "mcem":
-        from .mcem import MCEMTrainer
+        from ..baselines.mcem import MCEMTrainer
         return MCEMTrainer(None, dec, train, opt, **settings)
-    from .fullvb_model import FullVBTrainer
+    from ..inference.fullvb_model import FullVBTrainer
     return FullVBTrainer(enc, dec, train, opt, n_mc_samples=c["n_mc_samples"],
                          estimator=c["estimator"], theta_draws=c["theta_draws"],
                          init_logvar=c["init_logvar"], logvar_lr=c["logvar_lr"], **settings)
@@ -92,8 +92,8 @@ def evaluate(config, vae, trainer, train_eval, test, rng):
     """One log record's measurements (module docstring), in nats per datapoint."""
     method = config.get("method", "aevb")
     if method == "mcem":
-        from .likelihood import PAPER
-        from .mcem import log_likelihood
+        from ..inference.likelihood import PAPER
+        from ..baselines.mcem import log_likelihood
         rec = {}
         n = min(MCEM_EVAL_POINTS, len(train_eval))
         for name, data in (("train", train_eval), ("test", test)):
@@ -106,7 +106,7 @@ def evaluate(config, vae, trainer, train_eval, test, rng):
         rec["step_size_median"] = float(np.median(trainer.step_size))
         return rec
     if method == "full-vb":
-        from .fullvb_model import eq14_bound
+        from ..inference.fullvb_model import eq14_bound
         n = len(trainer.data)
         bound, train_expected, kl = eq14_bound(trainer.enc, trainer.q, train_eval, n, rng,
                                                sigmoid_mean=vae._sigmoid)
@@ -115,7 +115,7 @@ def evaluate(config, vae, trainer, train_eval, test, rng):
         return {"train_bound": bound, "test_bound": expected, "train_expected": train_expected,
                 "kl_weights_per_datapoint": kl}
     if config.get("posterior", "gaussian") != "gaussian":
-        from .posterior import score_family
+        from ..inference.posterior import score_family
         return {name: score_family(vae.encoder_params_, vae.decoder_params_, data,
                                    config["posterior"], rng, sigmoid_mean=vae._sigmoid)
                 for name, data in (("train_bound", train_eval), ("test_bound", test))}

@@ -1,7 +1,7 @@
 """A non-Gaussian posterior q(z|x) for the VAE, trained with estimator A (eq. 6, Section 2.4).
 
 The paper's encoder is Gaussian, and estimator B (eq. 7) needs the KL term in
-closed form. Any location-scale family of :mod:`aevb.families` whose support
+closed form. Any location-scale family of :mod:`aevb.inference.families` whose support
 is the real line can take the Gaussian's place with estimator A, which only
 needs samples and log q:
 
@@ -9,7 +9,7 @@ needs samples and log q:
     z_l = loc + scale * y(eps_l),  eps_l ~ p(eps)
 
 The encoder is unchanged: the Gaussian MLP of Appendix C.2 and its
-:class:`aevb.networks.GaussianMLPParams` container. Its two heads are read as
+:class:`aevb.core.networks.GaussianMLPParams` container. Its two heads are read as
 
 * ``W_mean, b_mean``   -> the location, ``loc``;
 * ``W_logvar, b_logvar`` -> ``2 log scale = log scale^2``, so that for the
@@ -19,7 +19,7 @@ The encoder is unchanged: the Gaussian MLP of Appendix C.2 and its
   the log of the squared scale, not of the variance.)
 
 With ``posterior="gaussian"`` :func:`sgvb_family` computes the same bound and
-gradients as :func:`aevb.sgvb.sgvb` with estimator A, and the same noise.
+gradients as :func:`aevb.core.sgvb.sgvb` with estimator A, and the same noise.
 """
 import contextvars
 import math
@@ -27,12 +27,12 @@ import math
 import numpy as np
 
 from .families import FAMILIES, LocationScale, make_family
-from .networks import gaussian_mlp_backward, gaussian_mlp_forward
-from .sgvb import (SGVBResult, _add_prior_gradient, decoder_log_likelihood_backward,
+from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
+from ..core.sgvb import (SGVBResult, _add_prior_gradient, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
-from .distributions import (standard_normal_log_density_backward,
+from ..core.distributions import (standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
-from .train import NonFiniteError, Trainer, _helper
+from ..core.train import NonFiniteError, Trainer, _helper
 
 POSTERIORS = tuple(n for n, c in FAMILIES.items() if issubclass(c, LocationScale))
 
@@ -74,24 +74,24 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
     x : ndarray, shape (M, D)
     noise : ndarray, shape (L, M, J)
         Draws of the family's noise p(eps) (``family.draw_noise``).
-    family : str or aevb.families.LocationScale
+    family : str or aevb.inference.families.LocationScale
         One of ``POSTERIORS``.
     n_data, sigmoid_mean, decoder_ready
-        As in :func:`aevb.sgvb.sgvb` (the MAP prior scaled by M/N, the
+        As in :func:`aevb.core.sgvb.sgvb` (the MAP prior scaled by M/N, the
         Gaussian decoder's squashed means, the hook for the decoder's update).
 
     Returns
     -------
     SGVBResult
         ``bound`` (M,), ``objective`` and the gradients of the loss
-        ``-objective``, with the sign and scale of :func:`aevb.sgvb.sgvb`.
+        ``-objective``, with the sign and scale of :func:`aevb.core.sgvb.sgvb`.
     """
     family = posterior_family(family)
     bound, (c_enc, c_s, c_dec, c_pz, c_qz, _) = _forward(enc, dec, x, noise, family,
                                                           sigmoid_mean)
     L, M = noise.shape[0], x.shape[0]
     objective = float(bound.sum())
-    scale = None if n_data is None else M / n_data                   # MAP prior (aevb.sgvb)
+    scale = None if n_data is None else M / n_data                   # MAP prior (aevb.core.sgvb)
     if scale is not None:
         objective += scale * log_prior(enc, dec)
     dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)             # loss = -sum_i bound_i
@@ -113,7 +113,7 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
 
 def score_family(enc, dec, data, family, rng=None, n_mc_samples=1, sigmoid_mean=False,
                  chunk=1000):
-    """Mean estimator-A bound per datapoint over a whole :class:`aevb.data.Dataset`, fresh noise.
+    """Mean estimator-A bound per datapoint over a whole :class:`aevb.runs.data.Dataset`, fresh noise.
 
     Never z = loc: every datapoint gets ``n_mc_samples`` new noise draws.
     """
@@ -154,7 +154,7 @@ def importance_sampled_family(enc, dec, x, family, n_samples=1000, rng=None,
 class PosteriorTrainer(Trainer):
     """Algorithm 1 with the posterior q(z|x) from ``posterior`` and estimator A.
 
-    The constructor takes the keywords of :class:`aevb.train.Trainer` and
+    The constructor takes the keywords of :class:`aevb.core.train.Trainer` and
     ``posterior`` (one of ``POSTERIORS``, default ``'laplace'``). The
     estimator is always A (eq. 6): no family but the Gaussian has the KL of
     eq. 7 in closed form here, and the Gaussian with B is the plain Trainer.
@@ -166,12 +166,12 @@ class PosteriorTrainer(Trainer):
                  estimator="A", **settings):
         if str(estimator).upper() != "A":
             raise ValueError(f"a {posterior} posterior trains with estimator A (eq. 6) only, "
-                             f"got {estimator!r}; use aevb.train.Trainer for estimator B")
+                             f"got {estimator!r}; use aevb.core.train.Trainer for estimator B")
         super().__init__(enc, dec, data, optimizer, rng=rng, estimator="A", **settings)
         self.family = posterior_family(posterior)
 
     def minibatch_step(self):
-        """As :meth:`aevb.train.Trainer.minibatch_step`, with :func:`sgvb_family`."""
+        """As :meth:`aevb.core.train.Trainer.minibatch_step`, with :func:`sgvb_family`."""
         J = self.enc.W_mean.shape[1]
         x = self.data.batch(self.sampler.next(), self.dtype, self.rng)          # (M, D)
         noise = self.family.draw_noise((self.L, self.M, J), self.rng, self.dtype)  # (L, M, J)
@@ -218,7 +218,7 @@ class PosteriorTrainer(Trainer):
 
 def train_posterior(enc, dec, data, optimizer, *, budget, rng, posterior="laplace",
                     callback=None, eval_points=None, progress=False, **settings):
-    """Algorithm 1 with a posterior family (as :func:`aevb.train.train`); returns samples seen.
+    """Algorithm 1 with a posterior family (as :func:`aevb.core.train.train`); returns samples seen.
 
     ``settings`` are those of :class:`PosteriorTrainer`; ``enc`` and ``dec``
     are updated in place.

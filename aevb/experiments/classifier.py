@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layers import linear_backward, linear_forward, tanh_backward, tanh_forward
-from .networks import GaussianMLPParams, gaussian_mlp_backward, gaussian_mlp_forward
-from .optim import make_optimizer
+from ..core.layers import linear_backward, linear_forward, tanh_backward, tanh_forward
+from ..core.networks import GaussianMLPParams, gaussian_mlp_backward, gaussian_mlp_forward
+from ..core.optim import make_optimizer
 
 N_CLASSES = 10
 
@@ -210,7 +210,7 @@ def fit(model, data, *, epochs=1, batch_size=100, optimizer="adam", lr=1e-3, rng
 
     Parameters
     ----------
-    data : aevb.data.Dataset with labels (grey levels, no binarization)
+    data : aevb.runs.data.Dataset with labels (grey levels, no binarization)
     epochs : int
         Passes over ``data``, in a fresh random order each time.
 

@@ -21,7 +21,7 @@ eps and zeta, of the per-sample function of eq. 21::
 and F.1 (eq. 24) gives the lower-variance version with both KL terms in
 closed form: ``N (-KL(q(z|x) || p(z)) + log p_theta(x|z)) - KL(q(theta) || p(theta))``.
 
-**Scaling** (as in :mod:`aevb.sgvb`): over a minibatch of M points from N,
+**Scaling** (as in :mod:`aevb.core.sgvb`): over a minibatch of M points from N,
 :func:`full_vb` returns ``objective = (M/N) x`` [the eq. 21/24 estimate of
 L(phi; X) from L = M samples]::
 
@@ -46,13 +46,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distributions import (kl_standard_normal_backward, kl_standard_normal_forward,
+from ..core.distributions import (kl_standard_normal_backward, kl_standard_normal_forward,
                             posterior_log_density_backward, posterior_log_density_forward,
                             reparameterize_backward, reparameterize_forward,
                             standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
-from .networks import gaussian_mlp_backward, gaussian_mlp_forward
-from .sgvb import (_add_prior_gradient, check_estimator, decoder_log_likelihood_backward,
+from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
+from ..core.sgvb import (_add_prior_gradient, check_estimator, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
 
 
@@ -145,7 +145,7 @@ def log_joint_weights(theta, zeta, q):
     """Eq. 21's ``log p_alpha(theta_s) - log q(theta_s)`` for each draw, shape (S,).
 
     log q(theta_s) is computed from zeta (``(theta - mean) / sigma = zeta``),
-    as :func:`aevb.distributions.posterior_log_density_forward` does for z.
+    as :func:`aevb.core.distributions.posterior_log_density_forward` does for z.
     """
     S = zeta.arrays()[0].shape[0]
     out = np.zeros(S, dtype=q.mean.dtype)

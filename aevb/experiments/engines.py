@@ -1,6 +1,6 @@
 """Running sweep jobs: one run folder per job, on joblib (loky) processes or a Dask cluster.
 
-:func:`train_one` trains, resumes or extends one run (:class:`aevb.reproduce.RunSpec`)
+:func:`train_one` trains, resumes or extends one run (:class:`aevb.experiments.reproduce.RunSpec`)
 in the calling process with one BLAS thread, through :func:`aevb.runs.start`
 and :func:`aevb.runs.resume`, and never raises: the outcome is a small dict.
 The state of a run is read from its folder (:func:`state`), so a job that is
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from . import runs
+from ..runs import checkpoint as ckpt
+from .. import runs
 
 CURVE_FILE = "likelihood-curve.jsonl"     # Figure 3: Appendix D estimates at stages
 

@@ -4,7 +4,7 @@
   ``log p(x) ~ logsumexp_k [log p(x, z_k) - log q(z_k|x)] - log K``.
   Its expectation rises with K towards log p(x) and is never below the ELBO.
 * :func:`appendix_d` (the paper's estimator, Appendix D): posterior samples
-  from HMC (:mod:`aevb.hmc`); a density q(z) fitted to one half of them; then,
+  from HMC (:mod:`aevb.inference.hmc`); a density q(z) fitted to one half of them; then,
   with the other half, ``p(x) ~ [ (1/L) sum_l q(z_l) / (p(z_l) p(x|z_l)) ]^-1``,
   computed in log space. The paper found it reliable only for fewer than 5
   latent dimensions.
@@ -18,12 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .distributions import (posterior_log_density_forward,
+from ..core.distributions import (posterior_log_density_forward,
                             standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
 from .hmc import hmc
-from .networks import gaussian_mlp_forward
-from .sgvb import decoder_log_likelihood_backward, decoder_log_likelihood_forward
+from ..core.networks import gaussian_mlp_forward
+from ..core.sgvb import decoder_log_likelihood_backward, decoder_log_likelihood_forward
 
 
 def _logsumexp(a, axis):
@@ -213,7 +213,7 @@ def appendix_d_from(dec, x, starts, per_chain, rng, *, n_leapfrog=4, burn_in=300
     """Steps 1-3 of :func:`appendix_d` from given chain starts (C, M, J), ``per_chain`` samples each.
 
     :func:`appendix_d` starts the chains from the encoder;
-    :func:`aevb.mcem.log_likelihood`, for a model without one, from the prior.
+    :func:`aevb.baselines.mcem.log_likelihood`, for a model without one, from the prior.
     """
     C, M, J = starts.shape
     xs = np.tile(x, (C, 1))                                       # chain c, datapoint i -> row c*M + i
