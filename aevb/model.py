@@ -272,8 +272,8 @@ class VAE:
                              f"{e})") from None
         kind = meta.get("aevb_model", "VAE")
         if kind != cls._SAVED_AS:
-            raise ValueError(f"{path} holds a {kind} model, not a {cls._SAVED_AS}: load it "
-                             f"with aevb.{kind}.load")
+            raise ValueError(f"{path} was saved by {kind}.save, not {cls._SAVED_AS}.save: "
+                             f"load it with aevb.{kind}.load")
         enc, dec = checkpoint.load_params(path)
         model = cls(**settings)
         model._set_fitted(enc, dec, meta["n_samples_seen"])

@@ -274,11 +274,11 @@ def test_fullvb_save_and_load_keep_q_theta(tmp_path):
         assert a.dtype == b.dtype and a.tobytes() == b.tobytes()
     assert not np.allclose(q.logvar.W_logits, -3.0)       # trained, not the initial value
     assert back.bound(X, rng=2) == m.bound(X, rng=2)
-    with pytest.raises(ValueError, match="holds a FullVB model, not a VAE: load it with "
+    with pytest.raises(ValueError, match="saved by FullVB.save, not VAE.save: load it with "
                                          "aevb.FullVB.load"):
         VAE.load(tmp_path / "q.npz")
     VAE(J, H, budget=200, batch_size=4, rng=0).fit(X).save(tmp_path / "v.npz")
-    with pytest.raises(ValueError, match="holds a VAE model, not a FullVB"):
+    with pytest.raises(ValueError, match="saved by VAE.save, not FullVB.save"):
         FullVB.load(tmp_path / "v.npz")
 
 

@@ -191,6 +191,25 @@ def test_resume_from_a_checkpoint_is_bitwise_exact(tmp_path, dtype):
     assert fresh.z.dtype == dtype and fresh.n_transitions == whole.n_transitions == 96
 
 
+def test_save_and_load_keep_the_decoder_and_the_chains(tmp_path):
+    """Catches MCEM.load failing on a file without an encoder, losing the persistent chains
+    (where scoring the training points starts), and a VAE loading an MCEM file."""
+    from aevb import VAE
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    m = MCEM(2, 3, budget=300, batch_size=10, rng=0).fit(X)
+    m.save(tmp_path / "m.npz")
+    back = MCEM.load(tmp_path / "m.npz")
+    assert back.get_params() == {**m.get_params(), "rng": None} and back.encoder_params_ is None
+    for a, b in zip(m.decoder_params_.arrays(), back.decoder_params_.arrays()):
+        assert a.tobytes() == b.tobytes()
+    assert back.chains_.tobytes() == m.chains_.tobytes() and back.chains_.shape == (60, 2)
+    assert back.step_sizes_.tobytes() == m.step_sizes_.tobytes()
+    assert back.accept_rate_ == m.accept_rate_
+    assert back.score(X[:5], rng=1) == m.score(X[:5], rng=1)
+    with pytest.raises(ValueError, match="saved by MCEM.save, not VAE.save: load it with aevb.MCEM.load"):
+        VAE.load(tmp_path / "m.npz")
+
+
 def test_bad_input_is_one_clear_sentence():
     tr = _trainer()
     with pytest.raises(ValueError, match="MCEM has no encoder"):

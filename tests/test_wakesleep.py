@@ -189,6 +189,24 @@ def test_resume_from_a_checkpoint_is_bitwise_exact(tmp_path, dtype):
         np.testing.assert_array_equal(a, b)
 
 
+def test_save_and_load_give_the_same_model(tmp_path):
+    """Catches a WakeSleep file that VAE.load reads with a TypeError (its extra n_dreams
+    setting) instead of a sentence, and a setting or parameter lost on the way."""
+    from aevb import VAE
+    X = (np.random.default_rng(0).random((60, 6)) > 0.5).astype(float)
+    w = WakeSleep(2, 3, budget=300, batch_size=10, rng=0).fit(X)
+    w.save(tmp_path / "w.npz")
+    back = WakeSleep.load(tmp_path / "w.npz")
+    assert back.get_params() == {**w.get_params(), "rng": None}
+    for a, b in zip(w.encoder_params_.arrays() + w.decoder_params_.arrays(),
+                    back.encoder_params_.arrays() + back.decoder_params_.arrays()):
+        assert a.tobytes() == b.tobytes()
+    assert back.score(X, rng=1) == w.score(X, rng=1)
+    with pytest.raises(ValueError, match="saved by WakeSleep.save, not VAE.save: load it "
+                                         "with aevb.WakeSleep.load"):
+        VAE.load(tmp_path / "w.npz")
+
+
 def test_estimator_api():
     """fit returns self with fitted attributes, and score is the SGVB bound of those parameters."""
     rng = np.random.default_rng(4)

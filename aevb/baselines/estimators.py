@@ -26,6 +26,8 @@ class WakeSleep(VAE):
     which is what the paper plots for wake-sleep.
     """
 
+    _SAVED_AS = "WakeSleep"
+
     def __init__(self, n_latent=20, n_hidden=500, likelihood="bernoulli", *,
                  sigmoid_mean=True, n_mc_samples=1, batch_size=100, optimizer="adagrad",
                  lr=None, adagrad_warmup=WARMUP_STEPS, weight_decay=True, budget=1_000_000,
@@ -81,9 +83,37 @@ class MCEM(VAE):
         self.n_updates = n_updates
         self.step_size = step_size
 
+    _SAVED_AS = "MCEM"
+
     def _check_fitted(self):
         if getattr(self, "decoder_params_", None) is None:
             raise RuntimeError("this MCEM is not fitted yet: call fit(X) first")
+
+    def _set_fitted(self, enc, dec, n_samples_seen=0):
+        """Adopt a trained decoder (a saved file's); MCEM has no encoder."""
+        self._check_params()
+        expected = nets.BernoulliMLPParams if self.likelihood == "bernoulli" \
+            else nets.GaussianMLPParams
+        if enc is not None or not isinstance(dec, expected) or \
+                dec.W_h.shape != (self.n_latent, self.n_hidden):
+            raise ValueError(f"the parameters do not fit {self!r}: decoder "
+                             f"{type(dec).__name__} {dec.shapes()}")
+        self.encoder_params_, self.decoder_params_ = None, dec
+        self.n_samples_seen_ = int(n_samples_seen)
+        return self
+
+    def _saved_state(self):
+        """The persistent chains and their step sizes (where ``score`` of training points
+        starts its chains), and the acceptance rate."""
+        if not hasattr(self, "chains_"):
+            return {}, {}
+        return ({"mcem.chains": self.chains_, "mcem.step_sizes": self.step_sizes_},
+                {"accept_rate": float(self.accept_rate_)})
+
+    def _restore_state(self, arrays, meta):
+        if "mcem.chains" in arrays:
+            self.chains_, self.step_sizes_ = arrays["mcem.chains"], arrays["mcem.step_sizes"]
+            self.accept_rate_ = meta["accept_rate"]
 
     def initialize(self, n_features, dtype=np.float64):
         """Draw a fresh decoder (Section 5's N(0, 0.01^2)); there is no encoder."""
