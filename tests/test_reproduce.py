@@ -169,6 +169,17 @@ def _unlocked(folders):
     return True
 
 
+def _sweep_in_a_child(out):
+    """The tiny sweep as a command in a new session, with slow checkpoints (time to signal
+    it between them); returns the process and the run folders."""
+    env = dict(os.environ, AEVB_TEST_PAUSE_IN_SAVE="0.15")
+    proc = subprocess.Popen([sys.executable, "-m", "aevb", "reproduce", "figure2", "--out",
+                             str(out), "--jobs", "2", *TINY_ARGS], env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, [out / "runs" / s.name for s in R.plan(["figure2"], **TINY)]
+
+
 def _wait(predicate, seconds, what):
     deadline = time.monotonic() + seconds
     while not predicate():
@@ -183,12 +194,7 @@ def test_sweep_killed_and_restarted_equals_an_uninterrupted_one(reference, tmp_p
     that outlives a killed sweep: SIGKILL to the whole sweep (parent and loky workers) after
     the first checkpoints, then the same command again; logs and parameters bitwise equal."""
     out = tmp_path / "killed"
-    env = dict(os.environ, AEVB_TEST_PAUSE_IN_SAVE="0.15")    # slow checkpoints: time to kill
-    proc = subprocess.Popen([sys.executable, "-m", "aevb", "reproduce", "figure2", "--out",
-                             str(out), "--jobs", "2", *TINY_ARGS], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    folders = [out / "runs" / s.name for s in R.plan(["figure2"], **TINY)]
+    proc, folders = _sweep_in_a_child(out)
     try:
         _wait(lambda: any(R.seen(f) >= 2_000 for f in folders), 60, "a first checkpoint")
     finally:
@@ -209,12 +215,7 @@ def test_sigterm_stops_the_sweep_and_its_workers(reference, tmp_path):
     "running" and the loky workers train on as orphans) and a resume that differs after it:
     SIGTERM to the sweep's parent only, after the first checkpoints."""
     out = tmp_path / "terminated"
-    env = dict(os.environ, AEVB_TEST_PAUSE_IN_SAVE="0.15")
-    proc = subprocess.Popen([sys.executable, "-m", "aevb", "reproduce", "figure2", "--out",
-                             str(out), "--jobs", "2", *TINY_ARGS], env=env,
-                            start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    folders = [out / "runs" / s.name for s in R.plan(["figure2"], **TINY)]
+    proc, folders = _sweep_in_a_child(out)
     try:
         _wait(lambda: any(R.seen(f) >= 2_000 for f in folders), 60, "a first checkpoint")
         proc.send_signal(signal.SIGTERM)
