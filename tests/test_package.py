@@ -35,3 +35,20 @@ def test_import_aevb_reaches_every_subpackage_without_heavy_imports():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_no_file_of_the_package_is_ignored_by_git():
+    """Catches a .gitignore rule that hides part of the package from commits: the scratch
+    rule ``runs/`` once hid ``aevb/runs/__init__.py``, and a clean clone could not import
+    aevb. Checked on the checkout that holds these tests (``git check-ignore --no-index``
+    applies the rules whether or not a file is tracked)."""
+    import subprocess
+    from pathlib import Path
+    root = Path(__file__).resolve().parent.parent
+    if not (root / ".git").exists():
+        pytest.skip("the tests are not in a git checkout")
+    files = [str(p.relative_to(root)) for p in (root / "aevb").rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+    out = subprocess.run(["git", "check-ignore", "--no-index", *files], cwd=root,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == "", f"ignored by git: {out.stdout}"
