@@ -94,12 +94,13 @@ def test_mcem_run_refuses_importance_sampling_and_load_run(real_data_dir, tmp_pa
         runs.evaluate_likelihood(out, "is", data_dir=real_data_dir)
     with pytest.raises(ValueError, match="is a mcem run: load_run gives a VAE"):
         runs.load_run(out)
-    # Training points start one chain from MCEM's own chain for them (an overfit model's
-    # posteriors are narrow: chains from the prior alone measured -162 where -126 was right).
+    # Training points start from the best of MCEM's own chain for them and prior draws (an
+    # overfit model's posteriors are narrow: chains from the prior alone measured -162 where
+    # -126 was right); test points from the best of 8 prior draws.
     res = runs.evaluate_likelihood(out, "hmc", splits=("train", "test"), n_points=8, paper=True,
                                    data_dir=real_data_dir)
-    assert res["splits"]["train"]["start"] == "chains+prior"
-    assert res["splits"]["test"]["start"] == "prior"
+    assert res["splits"]["train"]["start"] == "chains, best of 8"
+    assert res["splits"]["test"]["start"] == "prior, best of 8"
     from aevb.runs import evaluation
     chains = evaluation._mcem_chains(out)
     assert chains.shape == (2000, 2) and np.all(np.isfinite(chains))
