@@ -117,7 +117,7 @@ for J in latent_sizes:
 # %% [markdown]
 # ## Check 2: the bound rises, and where it stands against the paper
 #
-# The paper's Figure 2 (its test curves, read from the PDF's vector paths; `aevb/paper/figure2.csv`) at the budgets it reports:
+# The paper's Figure 2 (its test curves, read from the PDF's vector paths; `aevb/experiments/paper/figure2.csv`) at the budgets it reports:
 
 # %%
 paper = [r for r in paper_values("figure2") if r["dataset"] == "mnist" and r["method"] == "aevb" and r["split"] == "test"]

@@ -116,7 +116,7 @@ assert np.all(is_est.log_px > elbo - 4 * is_est.stderr - 0.5), "log p(x) estimat
 assert abs(gap.mean()) < 1.0
 
 # %% [markdown]
-# Where these numbers stand: the paper's Figure 3 (read from its plot, `aevb/paper/figure3.csv`) reports AEVB's Appendix D estimate on the test set, $N_{train}$ = 50,000:
+# Where these numbers stand: the paper's Figure 3 (read from its plot, `aevb/experiments/paper/figure3.csv`) reports AEVB's Appendix D estimate on the test set, $N_{train}$ = 50,000:
 
 # %%
 paper = sorted((r["samples"], r["log_px"]) for r in paper_values("figure3") if r["n_train"] == 50000 and r["method"] == "aevb" and r["split"] == "test")

@@ -2,7 +2,7 @@
 
 Every number comes from the run folders that :mod:`aevb.experiments.reproduce` trains
 (``log.jsonl``, ``likelihood-curve.jsonl``, ``params.npz``); the paper's
-values come from ``aevb/paper/figure2.csv`` and ``figure3.csv``, read from the
+values come from ``aevb/experiments/paper/figure2.csv`` and ``figure3.csv``, read from the
 vector paths of the paper's PDF (arXiv 1312.6114v10; their headers give the
 accuracy), and are labelled as read from the paper's plots. matplotlib is
 imported only inside the functions that draw.
@@ -27,7 +27,7 @@ PAPER_NOTE = "markers: the paper's values, read from its plots (arXiv 1312.6114v
 
 
 def paper_values(name):
-    """Rows of ``aevb/paper/<name>.csv`` as dicts, numbers converted."""
+    """Rows of ``aevb/experiments/paper/<name>.csv`` as dicts, numbers converted."""
     with open(PAPER_DIR / f"{name}.csv") as f:
         rows = list(csv.DictReader(line for line in f if not line.startswith("#")))
     for r in rows:
