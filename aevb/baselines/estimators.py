@@ -103,8 +103,8 @@ class MCEM(VAE):
         return self
 
     def _saved_state(self):
-        """The persistent chains and their step sizes (where ``score`` of training points
-        starts its chains), and the acceptance rate."""
+        """The persistent chains and their step sizes, and the acceptance rate (pass
+        ``chains_`` as ``z0`` to :meth:`score` on the training points)."""
         if not hasattr(self, "chains_"):
             return {}, {}
         return ({"mcem.chains": self.chains_, "mcem.step_sizes": self.step_sizes_},
