@@ -7,7 +7,7 @@ not use).
 
     python benchmarks/bound_terms.py results/runs/mnist-wake-sleep-nz200-h500
 
-First 2000 test images (binarized once with seed 1, as the README's numbers),
+The first 2000 images of the run's own test set (as its log scores them),
 one reconstruction draw per image, float64, one BLAS thread.
 """
 import sys
@@ -18,13 +18,13 @@ from threadpoolctl import threadpool_limits
 from aevb.core import networks as nets
 from aevb.core.sgvb import lower_bound
 from aevb.runs import checkpoint
-from aevb.runs import data as D
+from aevb.runs import config
 
 
 def main(folder, n=2000):
     enc, dec = checkpoint.load_params(f"{folder}/params.npz")
     enc, dec = enc.astype(np.float64), dec.astype(np.float64)
-    x = D.load_mnist("test", binarize="fixed", rng=1)[:n].astype(np.float64)
+    x = config.load_data(config.read_config(folder))[1].to_float(np.float64)[:n]
     (mean, logvar), _ = nets.gaussian_mlp_forward(enc, x)
     kl = 0.5 * (mean ** 2 + np.exp(logvar) - 1.0 - logvar)          # (n, J), Appendix B
     per_dim = kl.mean(axis=0)

@@ -201,11 +201,12 @@ def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_l
     starts there and is tuned again for ``burn_in`` iterations.
 
     Why: MCEM's posteriors are multimodal. On Figure 3's N_train = 1000 model at
-    10^7 samples, a single chain from the prior (``n_starts=1``) gave -179.3 nats
-    on the first 100 test points and four pooled chains (three from the prior)
-    -233.0, where importance sampling with a proposal built from eight long
-    chains gave -138.0; with ``n_starts=8`` the estimate agrees with it
-    (``benchmarks/check_mcem_likelihood.py``).
+    10^7 samples, the paper's settings with a single chain from the prior
+    (``n_starts=1``) gave -179.3 nats on the first 100 test points, where
+    importance sampling with a proposal built from eight long chains gave
+    -137.3; with ``n_starts=8`` they give -140.9, and this function's defaults
+    -138.3 (``benchmarks/check_mcem_likelihood.py``, output in
+    ``results/figure3-checks/mcem-n1000-test.txt``).
 
     Parameters
     ----------

@@ -267,9 +267,10 @@ class FullVB(VAE):
         return ({f"q_logvar.{k}": v for k, v in q.logvar.items()}, {"n_train": self.n_train_})
 
     def _restore_state(self, arrays, meta):
+        from ..runs.checkpoint import container
         dec = self.decoder_params_
-        logvar = type(dec)(*[arrays[f"q_logvar.{k}"] for k in dec.names()])
-        self.weight_posterior_ = WeightPosterior(dec, logvar)
+        self.weight_posterior_ = WeightPosterior(dec, container(type(dec).__name__, "q_logvar",
+                                                                arrays))
         self.n_train_ = int(meta["n_train"])
 
     def sample_decoders(self, n, rng=None):

@@ -86,9 +86,9 @@ def load_params(path):
             arrays = {k: z[k] for k in z.files}
         dec_type = ("BernoulliMLPParams" if "decoder.W_logits" in arrays
                     else "GaussianMLPParams")
-        enc = (_container("GaussianMLPParams", "encoder", arrays)
+        enc = (container("GaussianMLPParams", "encoder", arrays)
                if "encoder.W_h" in arrays else None)        # MCEM has no encoder
-        return enc, _container(dec_type, "decoder", arrays)
+        return enc, container(dec_type, "decoder", arrays)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} is not a readable aevb parameter file "
                               f"({type(e).__name__}: {e})") from None
@@ -144,8 +144,8 @@ def load(path):
             arrays = {k: z[k] for k in z.files}
         doc = json.loads(str(arrays.pop("meta")))
         enc = None if doc["encoder_type"] is None else \
-            _container(doc["encoder_type"], "encoder", arrays)
-        dec = _container(doc["decoder_type"], "decoder", arrays)
+            container(doc["encoder_type"], "encoder", arrays)
+        dec = container(doc["decoder_type"], "decoder", arrays)
         n_opt = (0 if enc is None else len(enc.names())) + len(dec.names())
         state = None
         if doc["optimizer_has_state"]:
@@ -168,7 +168,8 @@ def _count(arrays, i):
     return sum(1 for k in arrays if k.startswith(f"optimizer.{i}."))
 
 
-def _container(type_name, prefix, arrays):
+def container(type_name, prefix, arrays):
+    """A parameter container of class ``type_name`` from the arrays ``{prefix}.{field}``."""
     if type_name not in CONTAINERS:
         raise CheckpointError(f"unknown parameter container {type_name!r}")
     cls = CONTAINERS[type_name]

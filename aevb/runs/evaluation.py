@@ -106,8 +106,8 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
             if mcem:
                 from ..baselines.mcem import log_likelihood
                 z0 = None
-                if split == "train":     # chain 0 from MCEM's own chain for the point, the
-                    z0 = _mcem_chains(out)[:len(x)].astype(x.dtype)   # rest from the prior
+                if split == "train":     # MCEM's own chain is one of the candidate starts
+                    z0 = _mcem_chains(out)[:len(x)].astype(x.dtype)
                 est = log_likelihood(dec, x, rng, z0=z0, sigmoid_mean=sigmoid, **kw)
             else:
                 est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
