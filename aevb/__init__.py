@@ -3,52 +3,30 @@
 Every gradient is written by hand next to its forward computation and checked
 by finite differences. The user-facing objects are :class:`VAE` and, for the
 paper's baselines and its appendix, :class:`WakeSleep`, :class:`MCEM` and
-:class:`FullVB`. The modules are grouped by role (the README has the file map):
+:class:`FullVB`. Imports run downhill only, from the mathematics up to the
+command line (the README has the file map):
 
     aevb.core          the paper's mathematics: layers, distributions, networks, SGVB,
-                       Adagrad, finite differences, the training loop
+                       Adagrad, finite differences, the training loop (Algorithm 1)
     aevb.inference     marginal likelihoods, HMC, other posteriors, full VB (Appendix F)
-    aevb.baselines     wake-sleep and Monte Carlo EM
-    aevb.runs          datasets, run folders, checkpoints, configs, evaluations
-    aevb.experiments   ``aevb reproduce``, figures, tables, adversarial examples
+    aevb.baselines     wake-sleep and Monte Carlo EM: their updates and trainers
+    aevb.io            the datasets and the file formats (checkpoints, logs)
+    aevb.models        the objects people touch: VAE, WakeSleep, MCEM, FullVB
+    aevb.methods       the registry of training methods; aevb.defaults, the default settings
+    aevb.runs          run folders: configs, training, resume, load_run, aevb evaluate
+    aevb.reproduce     ``aevb reproduce``: the paper's figures as sweeps
+    aevb.plotting      image grids and curves (matplotlib imported only when drawing)
+    aevb.adversarial   the award's runner-up (Szegedy et al.), a side project
     aevb.exercises     course exercises cut from this code
+    aevb.cli           the ``aevb`` command
 """
-__version__ = "0.2.0"
-
-# The order matters: aevb.runs imports aevb.model (a run folder holds a VAE), which
-# imports aevb.runs.data while aevb.runs is still being imported; aevb.inference and
-# aevb.baselines import aevb.model too.
-from . import core  # noqa: E402
-from . import runs  # noqa: E402
-from .model import VAE  # noqa: E402
-from . import baselines, inference  # noqa: E402
-from . import experiments  # noqa: E402
-from .baselines import MCEM, WakeSleep  # noqa: E402
-from .inference.fullvb_model import FullVB  # noqa: E402
-from .runs import load_run  # noqa: E402
-
-# Where the modules of aevb 0.1 went, for a clear error instead of a bare AttributeError.
-MOVED = {
-    **{m: "core" for m in ("distributions", "gradcheck", "layers", "networks", "optim",
-                           "sgvb", "train")},
-    **{m: "inference" for m in ("families", "fullvb", "fullvb_model", "hmc", "likelihood",
-                                "posterior", "variance")},
-    **{m: "baselines" for m in ("mcem", "wakesleep")},
-    **{m: "experiments" for m in ("adversarial", "adversarial_tables", "classifier",
-                                  "engines", "figures", "plotting", "reproduce")},
-    **{m: "runs" for m in ("checkpoint", "data", "datafiles", "evaluation", "methods")},
-    "runconfig": "runs.config",
-}
-
-
-def __getattr__(name):
-    if name in MOVED:
-        where = MOVED[name] if "." in MOVED[name] else f"{MOVED[name]}.{name}"
-        raise AttributeError(f"aevb.{name} moved to aevb.{where} in aevb 0.2: "
-                             f"use 'from aevb.{where.rpartition('.')[0]} import "
-                             f"{where.rpartition('.')[2]}'")
-    raise AttributeError(f"module 'aevb' has no attribute {name!r}")
-
+from .version import __version__
+from . import core, inference, baselines, io, models, defaults, methods, runs  # noqa: F401
+from . import plotting, reproduce  # noqa: F401
+from .models import FullVB, MCEM, VAE, WakeSleep  # noqa: F401
+from .runs import load_run  # noqa: F401
+from .moved import MOVED, module_getattr as __getattr__  # noqa: F401  (aevb 0.1, 0.2 names)
 
 __all__ = ["VAE", "WakeSleep", "MCEM", "FullVB", "load_run", "__version__", "core",
-           "inference", "baselines", "runs", "experiments"]
+           "inference", "baselines", "io", "models", "methods", "defaults", "runs",
+           "plotting", "reproduce"]

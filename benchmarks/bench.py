@@ -56,13 +56,13 @@ def _timed(step, steps):
     return time.perf_counter() - t0, steps
 
 def _mnist_uint8(data_dir):
-    from aevb.runs import data as D
+    from aevb.io import datasets as D
     return D.mnist("train_full", data_dir).with_binarization("dynamic")
 
 
 def worker_aevb(a):
     from aevb.core import networks as nets, optim
-    from aevb.runs.data import Dataset
+    from aevb.io.datasets import Dataset
     from aevb.core.train import Trainer
     data = _mnist_uint8(a.data_dir)
     if a.n < len(data):
@@ -148,7 +148,7 @@ def worker_adagrad(a):
 
 def worker_score(a):
     from aevb import VAE
-    from aevb.runs import data as D
+    from aevb.io import datasets as D
     test = D.mnist("test", a.data_dir).with_binarization("fixed", rng=0)
     vae = VAE(a.latent, a.hidden, dtype=a.dtype).initialize(784, np.dtype(a.dtype))
     t0 = time.perf_counter()
@@ -158,7 +158,7 @@ def worker_score(a):
 
 def worker_is(a):
     from aevb import VAE
-    from aevb.runs import data as D
+    from aevb.io import datasets as D
     from aevb.inference import likelihood as LK
     x = D.load_mnist("test", a.data_dir, dtype=a.dtype, binarize="fixed", rng=0)[:1000]
     vae = VAE(a.latent, a.hidden).initialize(784, np.dtype(a.dtype))

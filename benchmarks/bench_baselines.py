@@ -37,7 +37,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from aevb.core import networks as nets  # noqa: E402
-from aevb.runs.data import Dataset  # noqa: E402
+from aevb.io.datasets import Dataset  # noqa: E402
 from aevb.baselines.mcem import MCEMTrainer  # noqa: E402
 from aevb.core.optim import Adagrad  # noqa: E402
 from aevb.core.train import Trainer  # noqa: E402
@@ -49,7 +49,7 @@ MODELS = {"mnist 784-500-20": (500, 20), "figure3 784-100-3": (100, 3)}
 
 def load(data_dir):
     try:
-        from aevb.runs import data as D
+        from aevb.io import datasets as D
         return D.mnist("train", data_dir).with_binarization("dynamic"), "MNIST"
     except Exception as e:                                # no data: same sizes, random pixels
         print(f"(real MNIST not found: {type(e).__name__}; using random binary images)")

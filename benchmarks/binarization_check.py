@@ -15,7 +15,7 @@ from threadpoolctl import threadpool_limits
 
 from aevb.core.sgvb import lower_bound
 from aevb.runs import checkpoint, config
-from aevb.runs import data as D
+from aevb.io import datasets as D
 
 
 def main(folder):

@@ -17,7 +17,7 @@ from threadpoolctl import threadpool_limits
 
 from aevb.core import networks as nets
 from aevb.core.sgvb import lower_bound
-from aevb.runs import checkpoint
+from aevb.io import checkpoint
 from aevb.runs import config
 
 

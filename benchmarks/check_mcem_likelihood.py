@@ -32,7 +32,7 @@ from aevb.baselines.mcem import log_likelihood
 from aevb.inference.hmc import hmc
 from aevb.inference.likelihood import PAPER, log_joint
 from aevb.runs import checkpoint, config
-from aevb.runs import data as D
+from aevb.io import datasets as D
 
 
 def importance_sampled(dec, x, z0, rng, n_chains=8, per_chain=200, burn_in=1000, K=4000):

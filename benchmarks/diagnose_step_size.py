@@ -12,7 +12,7 @@ import argparse
 
 import numpy as np
 
-from aevb import VAE, runs
+from aevb import methods, runs
 from aevb.core import networks as nets
 from aevb.core.train import Trainer
 
@@ -25,7 +25,7 @@ def main():
     a = p.parse_args()
     cfg = runs.make_config("mnist", n_latent=20, lr=a.lr, dtype=a.dtype)
     train, test, _ = runs.load_data(cfg)
-    vae = VAE(**{k: cfg[k] for k in runs.VAE_SETTINGS}, rng=0)
+    vae = methods.model_from_config({**cfg, "seed": 0})
     vae.initialize(train.n_features, np.dtype(a.dtype))
     tr = Trainer(vae.encoder_params_, vae.decoder_params_, train, vae.optimizer_, rng=vae._rng,
                  dtype=a.dtype)

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from aevb import runs
-from aevb.inference.fullvb_model import INIT_LOGVAR, FullVBTrainer, eq14_bound
-from aevb.model import VAE
+from aevb.inference.fullvb_train import INIT_LOGVAR, FullVBTrainer, eq14_bound
+from aevb import methods
 
 
 def main(argv=None):
@@ -44,7 +44,7 @@ def main(argv=None):
     c = runs.make_config("mnist", n_latent=a.n_latent, n_hidden=a.n_hidden, budget=int(a.budget),
                          dtype=a.dtype, seed=a.seed)
     train, test, train_eval = runs.load_data(c)
-    vae = VAE(**{k: c[k] for k in runs.VAE_SETTINGS}, rng=c["seed"])
+    vae = methods.model_from_config(c)          # a VAE with the run config's settings
     vae.initialize(train.n_features, np.dtype(c["dtype"]))
     trainer = FullVBTrainer(
         vae.encoder_params_, vae.decoder_params_, train, vae.optimizer_, rng=vae._rng,

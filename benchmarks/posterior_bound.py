@@ -24,9 +24,9 @@ import time
 import numpy as np
 
 from aevb import runs
-from aevb.model import VAE
-from aevb.runs.checkpoint import save_params
-from aevb.runs.data import Dataset
+from aevb import methods
+from aevb.io.checkpoint import save_params
+from aevb.io.datasets import Dataset
 from aevb.inference.posterior import (POSTERIORS, PosteriorTrainer, importance_sampled_family,
                             score_family)
 
@@ -50,7 +50,7 @@ def main(argv=None):
     c = runs.make_config("mnist", n_latent=a.n_latent, estimator="A", budget=int(a.budget),
                          dtype=a.dtype, seed=a.seed)
     train, test, _ = runs.load_data(c)
-    vae = VAE(**{k: c[k] for k in runs.VAE_SETTINGS}, rng=c["seed"])
+    vae = methods.model_from_config(c)          # a VAE with the run config's settings
     vae.initialize(train.n_features, np.dtype(c["dtype"]))
     trainer = PosteriorTrainer(
         vae.encoder_params_, vae.decoder_params_, train, vae.optimizer_, rng=vae._rng,
@@ -81,8 +81,7 @@ def main(argv=None):
         enc, dec, source = runs.load_params(a.gaussian_run)
         out["gaussian_run"] = f"{a.gaussian_run} ({source})"
         out["gaussian_test_bound_A"] = _scores(enc, dec, test, "gaussian", a.eval_draws)
-        g = VAE(n_latent=a.n_latent, rng=0)
-        g.encoder_params_, g.decoder_params_ = enc, dec
+        g = runs.load_run(a.gaussian_run)
         out["gaussian_test_bound_B"] = g.score(test, rng=[a.seed, 5])
         if x_is is not None:
             out["gaussian_test_is_log_px"] = _is(enc, dec, x_is, "gaussian", a.is_samples)

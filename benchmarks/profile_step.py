@@ -38,7 +38,7 @@ def main():
     trainer.run(20 * 100, eval_points=[])                      # warm-up
 
     lp = LineProfiler()
-    for f in (train.Trainer.minibatch_step, sgvb.sgvb, sgvb._forward, sgvb._add_prior_gradient,
+    for f in (train.Trainer.minibatch_step, sgvb.sgvb, sgvb._forward, sgvb.add_prior_gradient,
               sgvb.log_prior, sgvb.decoder_log_likelihood_forward,
               sgvb.decoder_log_likelihood_backward, networks.gaussian_mlp_forward,
               networks.gaussian_mlp_backward, networks.bernoulli_mlp_forward,

@@ -29,7 +29,7 @@ import numpy as np
 import aevb
 from aevb import VAE
 from aevb.runs import data
-from aevb.experiments.figures import paper_values
+from aevb.reproduce.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -70,7 +70,7 @@ print(inspect.getsource(aevb.core.train.Trainer.minibatch_step))
 # The prior's gradient (step 2 above) and Adagrad's update with its warm-up:
 
 # %%
-print(inspect.getsource(aevb.core.sgvb._add_prior_gradient))
+print(inspect.getsource(aevb.core.sgvb.add_prior_gradient))
 print(inspect.getsource(aevb.core.optim.Adagrad._update))
 
 # %% [markdown]
@@ -117,7 +117,7 @@ for J in latent_sizes:
 # %% [markdown]
 # ## Check 2: the bound rises, and where it stands against the paper
 #
-# The paper's Figure 2 (its test curves, read from the PDF's vector paths; `aevb/experiments/paper/figure2.csv`) at the budgets it reports:
+# The paper's Figure 2 (its test curves, read from the PDF's vector paths; `aevb/reproduce/paper/figure2.csv`) at the budgets it reports:
 
 # %%
 paper = [r for r in paper_values("figure2") if r["dataset"] == "mnist" and r["method"] == "aevb" and r["split"] == "test"]
@@ -160,7 +160,7 @@ plt.show()
 vae = models[latent_sizes[-1]]
 recon = vae.decode(vae.transform(test[:10].astype(np.float32)))
 plt.figure(figsize=(8, 1.9))
-plt.imshow(aevb.experiments.plotting.image_grid(np.concatenate([test[:10], recon]), (28, 28), 10), cmap="gray")
+plt.imshow(aevb.plotting.image_grid(np.concatenate([test[:10], recon]), (28, 28), 10), cmap="gray")
 plt.title(f"N_z = {latent_sizes[-1]}: test digits and reconstructions; {budget_note}", fontsize=8)
 plt.axis("off")
 plt.show()
@@ -173,7 +173,7 @@ plt.show()
 # %%
 fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.6))
 for ax, (J, v) in zip(np.atleast_1d(axes), models.items()):
-    ax.imshow(aevb.experiments.plotting.image_grid(v.sample(100, rng=1), (28, 28), 10), cmap="gray")
+    ax.imshow(aevb.plotting.image_grid(v.sample(100, rng=1), (28, 28), 10), cmap="gray")
     ax.set_title(f"N_z = {J}")
     ax.axis("off")
 fig.suptitle(f"Samples; {budget_note}", fontsize=9)

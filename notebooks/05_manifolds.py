@@ -56,7 +56,7 @@ print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 # The grid (the first latent varies across a row, the second up the columns, so the picture reads like a plot):
 
 # %%
-print(inspect.getsource(aevb.experiments.plotting.latent_grid))
+print(inspect.getsource(aevb.plotting.latent_grid))
 
 # %% [markdown]
 # The decoder's mean, for either decoder:
@@ -71,7 +71,7 @@ print(inspect.getsource(aevb.VAE.decode))
 
 # %%
 n = 7
-grid = aevb.experiments.plotting.latent_grid(n)
+grid = aevb.plotting.latent_grid(n)
 u = 0.5 * (1 + np.vectorize(math.erf)(grid / math.sqrt(2)))
 print("z1 across a row:   ", np.round(grid[:n, 0], 3))
 print("Phi(z1):           ", np.round(u[:n, 0], 4))
@@ -99,7 +99,7 @@ print(f"MNIST test bound {mnist.score(x_mnist[:2000], rng=0):.1f} nats, Frey Fac
 # Neighbouring points of the grid should decode to similar images. Measured: the mean squared difference between horizontally adjacent cells of the $20 \times 20$ MNIST grid, against the same for random pairs of cells.
 
 # %%
-cells = mnist.decode(aevb.experiments.plotting.latent_grid(20)).reshape(20, 20, -1)
+cells = mnist.decode(aevb.plotting.latent_grid(20)).reshape(20, 20, -1)
 adjacent = np.mean((cells[:, 1:] - cells[:, :-1]) ** 2)
 flat = cells.reshape(400, -1)
 random_pairs = np.mean((flat - flat[np.random.default_rng(0).permutation(400)]) ** 2)
@@ -114,8 +114,8 @@ assert adjacent < random_pairs
 # %%
 fig, ax = plt.subplots(1, 2, figsize=(12, 6.4), gridspec_kw={"width_ratios": [1, 1.4]})
 for a, vae, n_side, shape, title in ((ax[0], frey, 10, (28, 20), "(a) Frey Face"), (ax[1], mnist, 20, (28, 28), "(b) MNIST")):
-    z = aevb.experiments.plotting.latent_grid(n_side)
-    a.imshow(aevb.experiments.plotting.image_grid(vae.decode(z), shape, n_side), cmap="gray")
+    z = aevb.plotting.latent_grid(n_side)
+    a.imshow(aevb.plotting.image_grid(vae.decode(z), shape, n_side), cmap="gray")
     ticks = [0, n_side // 2 - 1, n_side // 2, n_side - 1]
     a.set_xticks([1 + k * (shape[1] + 1) + shape[1] / 2 for k in ticks], [f"{z[k, 0]:.2f}" for k in ticks])
     a.set_yticks([1 + k * (shape[0] + 1) + shape[0] / 2 for k in ticks], [f"{z[k * n_side, 1]:.2f}" for k in ticks])
@@ -169,7 +169,7 @@ steps = np.linspace(-3, 3, 7)
 z_static = np.stack(np.meshgrid(steps, steps[::-1]), axis=-1).reshape(-1, 2)
 fig, ax = plt.subplots(1, 2, figsize=(11, 5.6), gridspec_kw={"width_ratios": [1, 20 / 28]})
 for a, (name, (vae, _, _, shape)) in zip(ax, models.items()):
-    a.imshow(aevb.experiments.plotting.image_grid(vae.decode(z_static), shape, 7), cmap="gray")
+    a.imshow(aevb.plotting.image_grid(vae.decode(z_static), shape, 7), cmap="gray")
     a.set_xticks([1 + k * (shape[1] + 1) + shape[1] / 2 for k in range(7)], [f"{s:g}" for s in steps])
     a.set_yticks([1 + k * (shape[0] + 1) + shape[0] / 2 for k in range(7)], [f"{s:g}" for s in steps[::-1]])
     a.set_xlabel("z1 (slider)")

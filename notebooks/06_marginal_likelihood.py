@@ -29,7 +29,7 @@ import numpy as np
 import aevb
 from aevb import VAE
 from aevb.runs import data
-from aevb.experiments.figures import paper_values
+from aevb.reproduce.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -116,7 +116,7 @@ assert np.all(is_est.log_px > elbo - 4 * is_est.stderr - 0.5), "log p(x) estimat
 assert abs(gap.mean()) < 1.0
 
 # %% [markdown]
-# Where these numbers stand: the paper's Figure 3 (read from its plot, `aevb/experiments/paper/figure3.csv`) reports AEVB's Appendix D estimate on the test set, $N_{train}$ = 50,000:
+# Where these numbers stand: the paper's Figure 3 (read from its plot, `aevb/reproduce/paper/figure3.csv`) reports AEVB's Appendix D estimate on the test set, $N_{train}$ = 50,000:
 
 # %%
 paper = sorted((r["samples"], r["log_px"]) for r in paper_values("figure3") if r["n_train"] == 50000 and r["method"] == "aevb" and r["split"] == "test")

@@ -30,7 +30,7 @@ import aevb
 from aevb import VAE
 from aevb.runs import data
 from aevb import MCEM, WakeSleep
-from aevb.experiments.figures import paper_values
+from aevb.reproduce.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())

@@ -45,10 +45,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from aevb import VAE
-from aevb.experiments import adversarial, classifier
+from aevb.adversarial import attack as adversarial, classifier
 from aevb.runs import data
 from aevb.core import gradcheck
-from aevb.experiments import adversarial_tables as tables
+from aevb.adversarial import tables as tables
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())

@@ -15,7 +15,7 @@
 # %% [markdown]
 # # 10. Full variational Bayes: a posterior over the decoder's weights too (Appendix F, Algorithm 2)
 #
-# Everywhere else in the paper the decoder's parameters $\theta$ are a point: maximum likelihood, or MAP with the weight prior of Section 5. Appendix F gives them a posterior as well, $q_\phi(\theta) = \mathcal N(\mu_\theta, \sigma_\theta^2 I)$, and derives a bound on the marginal likelihood of the whole data set, $\log p_\alpha(X)$. The paper leaves experiments with it "to future work"; this notebook derives the objective step by step, shows the code that implements it (`aevb.inference.fullvb`, `aevb.inference.fullvb_model`), checks it, trains it, and shows what a posterior over the weights gives that the MAP point does not.
+# Everywhere else in the paper the decoder's parameters $\theta$ are a point: maximum likelihood, or MAP with the weight prior of Section 5. Appendix F gives them a posterior as well, $q_\phi(\theta) = \mathcal N(\mu_\theta, \sigma_\theta^2 I)$, and derives a bound on the marginal likelihood of the whole data set, $\log p_\alpha(X)$. The paper leaves experiments with it "to future work"; this notebook derives the objective step by step, shows the code that implements it (`aevb.inference.fullvb`, `aevb.inference.fullvb_train`), checks it, trains it, and shows what a posterior over the weights gives that the MAP point does not.
 #
 # `AEVB_QUICK=1` trains a small model (J = 5, 50 hidden units) on 1,000 digits for $2 \times 10^4$ samples (well under a minute); the full mode trains J = 20, 500 hidden units on the 50,000 training digits for $10^6$ samples in float32, one $\theta$ draw per minibatch (two full-VB models and one AEVB model: about 10 minutes of CPU on one core in total; one full-VB run of `benchmarks/fullvb_mnist.py` used 166 s of CPU). Neither is the paper's $10^8$ samples, and the paper has no full-VB numbers to compare with.
 
@@ -169,7 +169,7 @@ print(f"mean per-pixel sd across theta draws: {decoded.std(axis=0).mean():.4f} (
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(10, 3.5))
-axes[0].imshow(aevb.experiments.plotting.image_grid(decoded[:16], (28, 28), 4), cmap="gray")
+axes[0].imshow(aevb.plotting.image_grid(decoded[:16], (28, 28), 4), cmap="gray")
 axes[0].set_title("16 draws of theta, one z")
 axes[1].imshow(vae.decode(vae.transform(test[:1]))[0].reshape(28, 28), cmap="gray")
 axes[1].set_title("AEVB's MAP decoder, same digit")

@@ -1,10 +1,12 @@
 """Shared fixtures: no downloads ever, real data through AEVB_DATA_DIR, the slow marker."""
 import os
+import shutil
 from pathlib import Path
 
 import pytest
 
-from aevb.runs import data as D
+import aevb
+from aevb.io import datasets as D
 
 
 def pytest_addoption(parser):
@@ -45,3 +47,12 @@ def real_data_dir():
             pytest.fail(msg)
         pytest.skip(msg)
     return Path(env)
+
+
+@pytest.fixture(scope="module")
+def reference_copy(tmp_path_factory):
+    """A copy of the installed aevb package (the reference solutions), in a temporary folder."""
+    root = tmp_path_factory.mktemp("reference")
+    shutil.copytree(Path(aevb.__file__).resolve().parent, root / "aevb",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    return root

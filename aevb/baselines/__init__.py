@@ -1,10 +1,10 @@
-"""The paper's baselines, trained through the same run folders as AEVB.
+"""The paper's baselines (Section 5, Appendix E): their updates and trainers.
 
     wakesleep.py       the wake-sleep algorithm (Hinton et al. 1995)
     mcem.py            Monte Carlo EM with HMC in the E-step
-    estimators.py      :class:`WakeSleep` and :class:`MCEM`, with :class:`aevb.VAE`'s interface
+
+The objects people touch are :class:`aevb.WakeSleep` and :class:`aevb.MCEM` (:mod:`aevb.models`).
 """
 from . import mcem, wakesleep  # noqa: F401
-from .estimators import MCEM, WakeSleep  # noqa: F401
 
-__all__ = ["MCEM", "WakeSleep", "mcem", "wakesleep"]
+__all__ = ["mcem", "wakesleep"]

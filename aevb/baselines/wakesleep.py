@@ -26,7 +26,6 @@ dreams) is an argument of every function checked by finite differences, as
 in :func:`aevb.core.sgvb.sgvb`. Losses and signs follow :mod:`aevb.core.sgvb`: values
 are "higher is better", gradients are those of the loss, minus the value.
 """
-import contextvars
 import math
 
 import numpy as np
@@ -36,9 +35,9 @@ from ..core.distributions import (gaussian_log_likelihood_backward, gaussian_log
 from ..core.layers import sigmoid
 from ..core.networks import (BernoulliMLPParams, bernoulli_mlp_forward, gaussian_mlp_backward,
                        gaussian_mlp_forward)
-from ..core.sgvb import (_add_prior_gradient, decoder_log_likelihood_backward,
+from ..core.sgvb import (add_prior_gradient, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
-from ..core.train import NonFiniteError, Trainer, _helper
+from ..core.train import NonFiniteError, Trainer
 
 
 def _joint(dec, x, z, n_data, sigmoid_mean):
@@ -52,7 +51,7 @@ def _joint(dec, x, z, n_data, sigmoid_mean):
     _, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
     if n_data is not None:                                    # MAP prior, M/N as in aevb.core.sgvb
         value += M / n_data * log_prior(dec)
-        _add_prior_gradient(dec, ddec, M / n_data)
+        add_prior_gradient(dec, ddec, M / n_data)
     return logp, value, ddec
 
 
@@ -158,7 +157,7 @@ def _sleep_backward(enc, cache, n_data):
     _, dmean, dlogvar = gaussian_log_likelihood_backward(-np.ones(M, c_q[0].dtype), c_q)
     _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)   # x is a dream: data
     if n_data is not None:
-        _add_prior_gradient(enc, denc, M / n_data)
+        add_prior_gradient(enc, denc, M / n_data)
     return denc
     ### END SOLUTION
 
@@ -234,21 +233,10 @@ class WakeSleepTrainer(Trainer):
                 f"{self.step + 1} ({self.seen} training samples evaluated); parameters were "
                 f"left as they were before this step. Likely causes: a step size too large "
                 f"for this model, or data outside [0, 1].")
-        enc, dec = self.enc.arrays(), self.dec.arrays()
-        self.optimizer.begin_step(enc + dec)
-        pending = []
-        try:
-            if self.threads == 2:          # the sleep phase reads no decoder parameter
-                pending.append(_helper().submit(   # in this thread's context: np.errstate holds
-                    contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
-                    len(enc)))
-            else:
-                self.optimizer.update(dec, ddec.arrays(), len(enc))
+        with self.updates() as pending:
+            self.update_decoder(ddec, pending)     # the sleep phase reads no decoder parameter
             denc = _sleep_backward(self.enc, cache, n_data)
-            self.optimizer.update(enc, denc.arrays())
-        finally:
-            for p in pending:
-                p.result()
+            self.optimizer.update(self.enc.arrays(), denc.arrays())
         self.seen += self.M
         return bound
 

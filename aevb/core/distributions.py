@@ -86,7 +86,7 @@ def gaussian_log_likelihood_forward(x, mean, logvar):
     ### END SOLUTION
 
 
-def _sum_to_shape(g, shape):
+def sum_to_shape(g, shape):
     """Sum a broadcast gradient back to the shape of the input it came from."""
     if g.shape == tuple(shape):
         return g
@@ -111,8 +111,8 @@ def gaussian_log_likelihood_backward(dout, cache):
     d = dout[..., None]
     dmean = d * diff * inv_var
     dlogvar = 0.5 * d * (diff * diff * inv_var - 1.0)
-    return (_sum_to_shape(-dmean, x_shape), _sum_to_shape(dmean, mean_shape),
-            _sum_to_shape(dlogvar, logvar_shape))
+    return (sum_to_shape(-dmean, x_shape), sum_to_shape(dmean, mean_shape),
+            sum_to_shape(dlogvar, logvar_shape))
     ### END SOLUTION
 
 

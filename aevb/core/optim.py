@@ -13,7 +13,7 @@ PAPER_STEP_SIZES = (0.01, 0.02, 0.1)
 WARMUP_STEPS = 100      # Adagrad: steps that only accumulate g^2 (the authors' code)
 
 
-def _check_lr(lr):
+def check_lr(lr):
     if not np.isfinite(lr) or lr <= 0:
         raise ValueError(f"step size must be a positive number, got {lr!r}; "
                          f"the paper chose from {PAPER_STEP_SIZES}")
@@ -24,7 +24,7 @@ class Optimizer:
     """Base class: per-array state, created on the first step."""
 
     def __init__(self, lr):
-        self.lr = _check_lr(lr)
+        self.lr = check_lr(lr)
         self.state = None
         self.work = None
         self.t = 0

@@ -159,7 +159,7 @@ def log_prior(*containers):
                       for W in (getattr(params, n) for n in params.weight_names()))
 
 
-def _add_prior_gradient(params, grads, scale):
+def add_prior_gradient(params, grads, scale):
     """``grads += scale * W`` for each weight matrix: the loss gradient of ``-scale * log p(theta)``."""
     for name in params.weight_names():
         g = getattr(grads, name)
@@ -222,7 +222,7 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
     ### END SOLUTION
     dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
     if scale is not None:
-        _add_prior_gradient(dec, ddec, scale)
+        add_prior_gradient(dec, ddec, scale)
     if decoder_ready is not None:
         decoder_ready(objective, ddec)
     if estimator == "B":
@@ -241,7 +241,7 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
     dlogvar += dlogvar_rep
     _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)   # x is data
     if scale is not None:
-        _add_prior_gradient(enc, denc, scale)
+        add_prior_gradient(enc, denc, scale)
     return SGVBResult(bound, objective, denc, ddec)
 
 

@@ -23,6 +23,7 @@ on a helper thread while the encoder's backward pass is computed (the
 follows on the calling thread. Each array is still updated by the same
 operations, so the result is bitwise the same as with ``threads=1``.
 """
+import contextlib
 import contextvars
 import math
 from concurrent.futures import ThreadPoolExecutor
@@ -36,7 +37,8 @@ DEFAULT_THREADS = 1     # the helper thread is opt-in: see aevb.runs.check_threa
 _HELPER = []            # one helper thread, shared by all trainers, started when first needed
 
 
-def _helper():
+def helper_thread():
+    """The helper thread that updates the decoder when ``threads=2`` (started when first needed)."""
     if not _HELPER:
         _HELPER.append(ThreadPoolExecutor(1, thread_name_prefix="aevb-update"))
     return _HELPER[0]
@@ -157,38 +159,63 @@ class Trainer:
         ``np.errstate(... = "raise")``, as with ``aevb train --debug-nans``)
         leaves the decoder updated and the encoder not; :mod:`aevb.runs` then
         keeps the last checkpoint on disk and writes nothing from memory.
+
+        A method that trains the same encoder and decoder with another
+        objective overrides :meth:`draw_noise` and :meth:`objective` only
+        (:class:`aevb.inference.posterior.PosteriorTrainer`).
         """
         J = self.enc.W_mean.shape[1]
         x = self.data.batch(self.sampler.next(), self.dtype, self.rng)         # (M, D)
-        eps = self.rng.standard_normal((self.L, self.M, J), dtype=self.dtype)  # (L, M, J)
-        enc, dec = self.enc.arrays(), self.dec.arrays()
-        pending = []
-
-        def update_decoder(objective, ddec):      # called by sgvb before the encoder's backward
-            if not math.isfinite(objective):
-                raise NonFiniteError(
-                    f"the objective is {objective} at step {self.step + 1} ({self.seen} "
-                    f"training samples evaluated); parameters were left as they were before "
-                    f"this step. Likely causes: a step size too large for this model, or data "
-                    f"outside [0, 1].")
-            self.optimizer.begin_step(enc + dec)
-            if self.threads == 2:
-                pending.append(_helper().submit(   # in this thread's context: np.errstate holds
-                    contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
-                    len(enc)))
-            else:
-                self.optimizer.update(dec, ddec.arrays(), len(enc))
-
-        try:
-            res = sgvb(self.enc, self.dec, x, eps, self.estimator,
-                       n_data=len(self.data) if self.weight_decay else None,
-                       sigmoid_mean=self.sigmoid_mean, decoder_ready=update_decoder)
-            self.optimizer.update(enc, res.denc.arrays())
-        finally:
-            for p in pending:
-                p.result()                         # waits; re-raises the helper's error
+        noise = self.draw_noise(J)                                             # (L, M, J)
+        with self.updates() as pending:
+            def decoder_ready(objective, ddec):   # called before the encoder's backward pass
+                if not math.isfinite(objective):
+                    raise NonFiniteError(
+                        f"the objective is {objective} at step {self.step + 1} ({self.seen} "
+                        f"training samples evaluated){self.non_finite_hint}; parameters were "
+                        f"left as they were before this step. Likely causes: a step size too "
+                        f"large for this model, or data outside [0, 1].")
+                self.update_decoder(ddec, pending)
+            res = self.objective(x, noise, decoder_ready)
+            self.optimizer.update(self.enc.arrays(), res.denc.arrays())
         self.seen += self.M
         return res.bound
+
+    non_finite_hint = ""            # more words for the error of a non-finite objective
+
+    def draw_noise(self, J):
+        """eps ~ N(0, I), shape (L, M, J) (Section 2.4's Gaussian case)."""
+        return self.rng.standard_normal((self.L, self.M, J), dtype=self.dtype)
+
+    def objective(self, x, noise, decoder_ready):
+        """The SGVB gradient of eq. 8 plus the prior (:func:`aevb.core.sgvb.sgvb`)."""
+        return sgvb(self.enc, self.dec, x, noise, self.estimator,
+                    n_data=len(self.data) if self.weight_decay else None,
+                    sigmoid_mean=self.sigmoid_mean, decoder_ready=decoder_ready)
+
+    @contextlib.contextmanager
+    def updates(self):
+        """A step's parameter updates: yields the list of pending helper-thread updates, and
+        waits for them on the way out (re-raising a helper's error)."""
+        pending = []
+        try:
+            yield pending
+        finally:
+            for p in pending:
+                p.result()
+
+    def update_decoder(self, ddec, pending):
+        """Begin the optimizer's step and update the decoder with ``ddec``: on the helper
+        thread with ``threads=2`` (appended to ``pending``), else here. The encoder's update
+        follows with ``self.optimizer.update(self.enc.arrays(), denc.arrays())``."""
+        enc, dec = self.enc.arrays(), self.dec.arrays()
+        self.optimizer.begin_step(enc + dec)
+        if self.threads == 2:
+            pending.append(helper_thread().submit(   # in this thread's context: np.errstate holds
+                contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
+                len(enc)))
+        else:
+            self.optimizer.update(dec, ddec.arrays(), len(enc))
 
     def run(self, budget, *, callback=None, eval_points=None, progress=False,
             should_stop=None, checkpoint_every=None, on_checkpoint=None):

@@ -6,8 +6,8 @@
     posterior.py       SGVB with a non-Gaussian q(z|x) (``--posterior``)
     variance.py        the variance of the gradient estimators
     fullvb.py          Appendix F: a posterior over the decoder's weights (eqs. 21, 24)
-    fullvb_model.py    its trainer and the eq. 14 bound (:class:`FullVB`)
+    fullvb_train.py    Algorithm 2 as a trainer, and the eq. 14 bound (the object: :class:`aevb.FullVB`)
 """
-from . import families, fullvb, fullvb_model, hmc, likelihood, posterior, variance  # noqa: F401
+from . import families, fullvb, fullvb_train, hmc, likelihood, posterior, variance  # noqa: F401
 
-__all__ = ["families", "fullvb", "fullvb_model", "hmc", "likelihood", "posterior", "variance"]
+__all__ = ["families", "fullvb", "fullvb_train", "hmc", "likelihood", "posterior", "variance"]

@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from ..core.distributions import LOG_2PI, _sum_to_shape
+from ..core.distributions import LOG_2PI, sum_to_shape
 
 
 class Family:
@@ -103,7 +103,7 @@ class LocationScale(Family):
     def sample_backward(self, dz, cache):
         """``dloc = sum dz``, ``dlog_scale = sum dz * scale * y``."""
         sy, loc_shape, ls_shape = cache
-        return _sum_to_shape(dz, loc_shape), _sum_to_shape(dz * sy, ls_shape)
+        return sum_to_shape(dz, loc_shape), sum_to_shape(dz * sy, ls_shape)
 
     def log_density_forward(self, z, params):
         """``log q(z) = sum_j log f0((z_j - loc_j) / scale_j) - log_scale_j``."""
@@ -120,8 +120,8 @@ class LocationScale(Family):
         dy = d * self._score0(y)
         dz = dy * inv_scale                       # dy/dz = 1/scale
         dlog_scale = -dy * y - d                  # dy/dlog_scale = -y; d(-log_scale) = -1
-        return _sum_to_shape(dz, z_shape), (_sum_to_shape(-dz, loc_shape),
-                                            _sum_to_shape(dlog_scale, ls_shape))
+        return sum_to_shape(dz, z_shape), (sum_to_shape(-dz, loc_shape),
+                                            sum_to_shape(dlog_scale, ls_shape))
 
     def noise_log_density_forward(self, eps, params):
         """From the noise: ``sum_j log f0(y(eps_j)) - log_scale_j``.
@@ -139,7 +139,7 @@ class LocationScale(Family):
         """At fixed eps: ``dloc = 0`` and ``dlog_scale = -sum dlogq``."""
         shape, loc_shape, ls_shape = cache
         d = np.broadcast_to(-dlogq[..., None], shape)
-        return np.zeros(loc_shape, dlogq.dtype), _sum_to_shape(d, ls_shape)
+        return np.zeros(loc_shape, dlogq.dtype), sum_to_shape(d, ls_shape)
 
 
 class Gaussian(LocationScale):
@@ -235,7 +235,7 @@ class Exponential(Family):
 
     def sample_backward(self, dz, cache):
         z, shape = cache
-        return (_sum_to_shape(-dz * z, shape),)                  # dz/dlog_rate = -z
+        return (sum_to_shape(-dz * z, shape),)                  # dz/dlog_rate = -z
 
     def log_density_forward(self, z, params):
         """``sum_j log_rate_j - rate_j z_j`` (z > 0 assumed)."""
@@ -247,7 +247,7 @@ class Exponential(Family):
         z, rate, z_shape, shape = cache
         d = dlogq[..., None]
         return (np.broadcast_to(-d * rate, z_shape).copy(),
-                (_sum_to_shape(d * (1.0 - rate * z), shape),))
+                (sum_to_shape(d * (1.0 - rate * z), shape),))
 
 
 class LogNormal(Family):
@@ -267,7 +267,7 @@ class LogNormal(Family):
     def sample_backward(self, dz, cache):
         z, se, mu_shape, ls_shape = cache
         dw = dz * z                                               # d exp(w) / dw = z
-        return _sum_to_shape(dw, mu_shape), _sum_to_shape(dw * se, ls_shape)
+        return sum_to_shape(dw, mu_shape), sum_to_shape(dw * se, ls_shape)
 
     def log_density_forward(self, z, params):
         """``sum_j -log z_j - log_sigma_j - log(2 pi)/2 - (log z_j - mu_j)^2 / (2 sigma_j^2)``."""
@@ -281,8 +281,8 @@ class LogNormal(Family):
         z, y, inv_sigma, z_shape, mu_shape, ls_shape = cache
         d = dlogq[..., None]
         dlogz = -d - d * y * inv_sigma                            # d/dlog z
-        return _sum_to_shape(dlogz / z, z_shape), (
-            _sum_to_shape(d * y * inv_sigma, mu_shape), _sum_to_shape(d * (y * y - 1.0), ls_shape))
+        return sum_to_shape(dlogz / z, z_shape), (
+            sum_to_shape(d * y * inv_sigma, mu_shape), sum_to_shape(d * (y * y - 1.0), ls_shape))
 
 
 FAMILIES = {c.name: c for c in (Gaussian, Laplace, StudentT, Gumbel, Logistic,

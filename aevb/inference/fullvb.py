@@ -52,7 +52,7 @@ from ..core.distributions import (kl_standard_normal_backward, kl_standard_norma
                             standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
 from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
-from ..core.sgvb import (_add_prior_gradient, check_estimator, decoder_log_likelihood_backward,
+from ..core.sgvb import (add_prior_gradient, check_estimator, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
 
 
@@ -267,6 +267,6 @@ def full_vb(enc, q, x, eps, zeta, n_data, estimator="B", sigmoid_mean=False,
     dm_rep, dlv_rep = reparameterize_backward(dz, c_rep)
     _, denc = gaussian_mlp_backward(dm + dm_rep, dlv + dlv_rep, c_enc, need_dx=False)
     if encoder_prior:
-        _add_prior_gradient(enc, denc, scale)
+        add_prior_gradient(enc, denc, scale)
     return FullVBResult(bound, objective, kl_theta, denc, dmean, dlogvar)
 

@@ -21,18 +21,16 @@ The encoder is unchanged: the Gaussian MLP of Appendix C.2 and its
 With ``posterior="gaussian"`` :func:`sgvb_family` computes the same bound and
 gradients as :func:`aevb.core.sgvb.sgvb` with estimator A, and the same noise.
 """
-import contextvars
-import math
 
 import numpy as np
 
 from .families import FAMILIES, LocationScale, make_family
 from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
-from ..core.sgvb import (SGVBResult, _add_prior_gradient, decoder_log_likelihood_backward,
+from ..core.sgvb import (SGVBResult, add_prior_gradient, decoder_log_likelihood_backward,
                    decoder_log_likelihood_forward, log_prior)
 from ..core.distributions import (standard_normal_log_density_backward,
                             standard_normal_log_density_forward)
-from ..core.train import NonFiniteError, Trainer, _helper
+from ..core.train import Trainer
 
 POSTERIORS = tuple(n for n, c in FAMILIES.items() if issubclass(c, LocationScale))
 
@@ -97,7 +95,7 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
     dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)             # loss = -sum_i bound_i
     dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
     if scale is not None:
-        _add_prior_gradient(dec, ddec, scale)
+        add_prior_gradient(dec, ddec, scale)
     if decoder_ready is not None:
         decoder_ready(objective, ddec)
     dz += standard_normal_log_density_backward(dlogpx, c_pz)
@@ -107,7 +105,7 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
     dlogvar = 0.5 * (dlog_scale + dlog_scale_s)                       # log scale = logvar / 2
     _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)
     if scale is not None:
-        _add_prior_gradient(enc, denc, scale)
+        add_prior_gradient(enc, denc, scale)
     return SGVBResult(bound, objective, denc, ddec)
 
 
@@ -170,38 +168,19 @@ class PosteriorTrainer(Trainer):
         super().__init__(enc, dec, data, optimizer, rng=rng, estimator="A", **settings)
         self.family = posterior_family(posterior)
 
-    def minibatch_step(self):
-        """As :meth:`aevb.core.train.Trainer.minibatch_step`, with :func:`sgvb_family`."""
-        J = self.enc.W_mean.shape[1]
-        x = self.data.batch(self.sampler.next(), self.dtype, self.rng)          # (M, D)
-        noise = self.family.draw_noise((self.L, self.M, J), self.rng, self.dtype)  # (L, M, J)
-        enc, dec = self.enc.arrays(), self.dec.arrays()
-        pending = []
+    def draw_noise(self, J):
+        """The family's noise, shape (L, M, J)."""
+        return self.family.draw_noise((self.L, self.M, J), self.rng, self.dtype)
 
-        def update_decoder(objective, ddec):
-            if not math.isfinite(objective):
-                raise NonFiniteError(
-                    f"the objective is {objective} at step {self.step + 1} with a "
-                    f"{self.family.name} posterior; parameters were left as they were before "
-                    f"this step. Likely cause: a step size too large for this model.")
-            self.optimizer.begin_step(enc + dec)
-            if self.threads == 2:
-                pending.append(_helper().submit(
-                    contextvars.copy_context().run, self.optimizer.update, dec, ddec.arrays(),
-                    len(enc)))
-            else:
-                self.optimizer.update(dec, ddec.arrays(), len(enc))
+    def objective(self, x, noise, decoder_ready):
+        """Estimator A with the family's q(z|x) (:func:`sgvb_family`)."""
+        return sgvb_family(self.enc, self.dec, x, noise, self.family,
+                           n_data=len(self.data) if self.weight_decay else None,
+                           sigmoid_mean=self.sigmoid_mean, decoder_ready=decoder_ready)
 
-        try:
-            res = sgvb_family(self.enc, self.dec, x, noise, self.family,
-                              n_data=len(self.data) if self.weight_decay else None,
-                              sigmoid_mean=self.sigmoid_mean, decoder_ready=update_decoder)
-            self.optimizer.update(enc, res.denc.arrays())
-        finally:
-            for p in pending:
-                p.result()
-        self.seen += self.M
-        return res.bound
+    @property
+    def non_finite_hint(self):
+        return f" with a {self.family.name} posterior"
 
     def state_dict(self):
         d = super().state_dict()

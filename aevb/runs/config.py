@@ -11,37 +11,31 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
-from . import checkpoint as ckpt
-from . import data as D
-from ..core.optim import WARMUP_STEPS
+from .. import defaults as DF
+from ..io import checkpoint as ckpt
+from ..io import datasets as D
+from ..version import __version__
 
 N_TRAIN_EVAL = 10_000        # training points scored at each evaluation
-VAE_SETTINGS = ("n_latent", "n_hidden", "likelihood", "sigmoid_mean", "estimator",
-                "n_mc_samples", "batch_size", "optimizer", "lr", "adagrad_warmup",
-                "weight_decay", "budget", "sampling", "init_std", "dtype")
 ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean", "dtype")
 
 
-def _write_json(path, obj):
-    """Write ``obj`` as indented JSON, atomically (:func:`aevb.runs.checkpoint.atomic_write_bytes`)."""
-    ckpt.atomic_write_bytes(path, (json.dumps(obj, indent=2) + "\n").encode())
-
-
-def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n_mc_samples=1,
-                batch_size=100, optimizer="adagrad", lr=None, adagrad_warmup=WARMUP_STEPS,
-                budget=1_000_000,
-                binarize="dynamic", full_train=False, sampling="shuffle", weight_decay=True,
-                dtype="float64", seed=0, checkpoint_every=100_000, method="aevb",
-                posterior="gaussian", n_train=None, theta_draws=1, init_logvar=-10.0,
-                logvar_lr=None):
+def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
+                estimator=DF.ESTIMATOR, n_mc_samples=DF.N_MC_SAMPLES, batch_size=DF.BATCH_SIZE,
+                optimizer=DF.OPTIMIZER, lr=None, adagrad_warmup=DF.ADAGRAD_WARMUP,
+                budget=DF.BUDGET, binarize=DF.BINARIZE, full_train=False, sampling=DF.SAMPLING,
+                weight_decay=DF.WEIGHT_DECAY, dtype=DF.RUN_DTYPE, seed=DF.SEED,
+                checkpoint_every=DF.CHECKPOINT_EVERY, method=DF.METHOD,
+                posterior=DF.POSTERIOR, n_train=None, theta_draws=DF.THETA_DRAWS,
+                init_logvar=DF.INIT_LOGVAR, logvar_lr=DF.LOGVAR_LR):
     """A complete, JSON-ready run config with the paper's defaults per dataset.
 
-    ``method`` is one of :data:`aevb.runs.methods.METHODS`; ``posterior`` a family
+    Defaults come from :mod:`aevb.defaults`. ``method`` is one of
+    :data:`aevb.methods.METHODS`; ``posterior`` a family
     of :mod:`aevb.inference.posterior` (``aevb`` only; non-Gaussian ones train with
     estimator A); ``n_train`` keeps only the first ``n_train`` training images
     (Figure 3's N_train = 1000), None keeps the whole split. ``theta_draws``,
-    ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.inference.fullvb_model.FullVBTrainer`;
+    ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.inference.fullvb_train.FullVBTrainer`;
     one theta draw per minibatch by default, as Algorithm 2's one per datapoint costs
     M times more).
     """
@@ -51,6 +45,7 @@ def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n
                                 or n_train < 1):
         raise ValueError(f"n_train must be a whole number >= 1 or None, got {n_train!r}")
     mnist = dataset == "mnist"
+    likelihood = "bernoulli" if mnist else "gaussian"
     return {"aevb_version": __version__, "dataset": dataset, "method": method,
             "posterior": posterior, "n_train": n_train,
             **({"theta_draws": theta_draws, "init_logvar": init_logvar, "logvar_lr": logvar_lr}
@@ -58,13 +53,13 @@ def make_config(dataset="mnist", *, n_latent=20, n_hidden=None, estimator="B", n
             "train_split": ("train_full" if full_train else "train") if mnist else "train",
             "binarize": D.check_binarize(binarize) if mnist else "none",
             "scale": D.MNIST_SCALE if mnist else D.FREY_SCALE,
-            "n_latent": n_latent, "n_hidden": n_hidden or (500 if mnist else 200),
-            "likelihood": "bernoulli" if mnist else "gaussian", "sigmoid_mean": True,
+            "n_latent": n_latent, "n_hidden": n_hidden or DF.N_HIDDEN[dataset],
+            "likelihood": likelihood, "sigmoid_mean": True,
             "estimator": estimator, "n_mc_samples": n_mc_samples, "batch_size": batch_size,
-            "optimizer": optimizer, "lr": lr or (0.01 if mnist else 0.02),
+            "optimizer": optimizer, "lr": lr or DF.LR[likelihood],
             "adagrad_warmup": int(adagrad_warmup),
             "weight_decay": weight_decay, "budget": int(budget), "sampling": sampling,
-            "init_std": 0.01, "dtype": dtype, "seed": seed,
+            "init_std": DF.INIT_STD, "dtype": dtype, "seed": seed,
             "checkpoint_every": int(checkpoint_every), "n_train_eval": N_TRAIN_EVAL}
 
 

@@ -1,8 +1,9 @@
-"""What a run folder gives back: its parameters, a fitted VAE, and log p(x) (``aevb evaluate``).
+"""What a run folder gives back: its parameters, a fitted model, and log p(x) (``aevb evaluate``).
 
-:func:`load_params` and :func:`load_run` read a finished run's ``params.npz``
-(else its last checkpoint); :func:`evaluate_likelihood` estimates the
-marginal likelihood of the first 1,000 points of each split (Figure 3,
+:func:`load_run` is the one reader of a run folder: figures, the
+adversarial tables and ``aevb evaluate`` all go through it (or through
+:func:`load_params`, which it uses). :func:`evaluate_likelihood` estimates
+the marginal likelihood of the first 1,000 points of each split (Figure 3,
 Appendix D) and writes it into the folder.
 """
 import time
@@ -10,16 +11,22 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpoint as ckpt
-from . import data as D
-from ..model import VAE
-from .config import VAE_SETTINGS, _write_json, load_data, read_config
+from .. import methods
+from ..inference.fullvb import WeightPosterior
+from ..io import checkpoint as ckpt
+from ..io import datasets as D
+from ..io.checkpoint import write_json
+from ..models import VAE
+from .config import load_data, n_train, read_config
 
 ELBO_DRAWS = 100             # aevb evaluate: noise draws per point for the ELBO it prints
 
 
 def load_params(out):
-    """(encoder, decoder, source) of a run: params.npz if finished, else its checkpoint."""
+    """(encoder, decoder, source) of a run: params.npz if finished, else its checkpoint.
+
+    ``source`` says which: ``"params.npz"`` or ``"checkpoint.npz at N training samples"``.
+    """
     out = Path(out)
     if (out / "params.npz").is_file():
         return (*ckpt.load_params(out / "params.npz"), "params.npz")
@@ -30,32 +37,47 @@ def load_params(out):
 
 
 def load_run(out):
-    """A fitted :class:`aevb.VAE` from run folder ``out`` (params.npz, else its checkpoint).
+    """The fitted model of run folder ``out``: a :class:`aevb.VAE`, ``WakeSleep``, ``MCEM`` or ``FullVB``.
 
-    Its settings are the run's (config.json); ``n_samples_seen_`` says how far
-    it was trained.
+    The class is the run's method's (:data:`aevb.methods.METHODS`), its
+    settings the run's config.json; the parameters are ``params.npz`` when the
+    run is finished, else its last checkpoint, and ``n_samples_seen_`` says
+    how far it was trained. An MCEM run's chains and a full-VB run's
+    q(theta) come from the checkpoint.
+
+    Examples
+    --------
+    >>> import aevb, tempfile
+    >>> from aevb import runs
+    >>> folder = tempfile.mkdtemp()
+    >>> run = runs.start(folder, runs.make_config("frey", n_latent=2, n_hidden=8, budget=200))
+    >>> run.run(progress=False, echo=lambda *a: None)
+    0
+    >>> vae = aevb.load_run(folder)
+    >>> type(vae).__name__, vae.n_samples_seen_
+    ('VAE', 200)
     """
+    out = Path(out)
     config = read_config(out)
-    if config["method"] not in ("aevb", "wake-sleep") or config["posterior"] != "gaussian":
-        what = config["method"] if config["posterior"] == "gaussian" else \
-            f"{config['posterior']}-posterior"
-        raise ValueError(f"{out} is a {what} run: load_run gives a VAE (Gaussian q(z|x)) for "
-                         f"aevb and wake-sleep runs only; read its parameters with "
-                         f"aevb.runs.load_params")
     enc, dec, source = load_params(out)
-    seen = config["budget"]
-    if source.startswith("checkpoint"):
-        seen = ckpt.load(Path(out) / "checkpoint.npz")[2]["seen"]
-    vae = VAE(**{k: config[k] for k in VAE_SETTINGS}, rng=config["seed"])
-    return vae._set_fitted(enc, dec, seen)
-
-
-def _mcem_chains(out):
-    """MCEM's persistent chains (N, J) from a run folder's checkpoint: posterior samples of
-    the training points, where HMC started from the prior may not find an overfit model's
-    narrow posteriors within its burn-in."""
-    _, _, state, _ = ckpt.load(Path(out) / "checkpoint.npz")
-    return state["extra"]["z"]
+    model = methods.model_from_config(config)
+    state, meta = None, {}
+    if (out / "checkpoint.npz").is_file():
+        _, _, state, meta = ckpt.load(out / "checkpoint.npz")
+    seen = state["seen"] if state is not None else config["budget"]
+    model._set_fitted(enc, dec, seen)
+    extra = (state or {}).get("extra") or {}
+    if config["method"] == "mcem" and "z" in extra:
+        model.chains_, model.step_sizes_ = extra["z"], extra["step_size"]
+    if config["method"] == "full-vb":
+        if "logvar.W_h" not in extra:
+            raise ckpt.CheckpointError(f"{out} has no checkpoint with q(theta)'s variances: a "
+                                       f"full-VB run is read from its checkpoint.npz")
+        model.weight_posterior_ = WeightPosterior(dec, ckpt.container(type(dec).__name__,
+                                                                      "logvar", extra))
+        model.n_train_ = n_train(config)
+    model.source_ = source
+    return model
 
 
 def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
@@ -82,13 +104,10 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
     if mcem and estimator == "is":
         raise ValueError(f"{out} is an MCEM run, which has no encoder to propose from: use "
                          f"--estimator hmc (Appendix D)")
-    enc, dec, source = load_params(out)
+    model = load_run(out)
+    enc, dec, source = model.encoder_params_, model.decoder_params_, model.source_
     train, test, _ = load_data(config, data_dir, download)
-    vae = VAE(config["n_latent"], config["n_hidden"], config["likelihood"],
-              sigmoid_mean=config["sigmoid_mean"])
-    sigmoid = vae._sigmoid
-    if not mcem:
-        vae._set_fitted(enc, dec)
+    sigmoid = model._sigmoid
     result = {"estimator": estimator, "params": source, "seed": seed, "splits": {}}
     rng = np.random.default_rng(seed)
     for split in splits:
@@ -107,7 +126,8 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
                 from ..baselines.mcem import log_likelihood
                 z0 = None
                 if split == "train":     # MCEM's own chain is one of the candidate starts
-                    z0 = _mcem_chains(out)[:len(x)].astype(x.dtype)
+                    chains = getattr(model, "chains_", None)
+                    z0 = None if chains is None else chains[:len(x)].astype(x.dtype)
                 est = log_likelihood(dec, x, rng, z0=z0, sigmoid_mean=sigmoid, **kw)
             else:
                 est = LK.appendix_d(enc, dec, x, rng=rng, sigmoid_mean=sigmoid, **kw)
@@ -118,12 +138,13 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
             "mc_stderr_mean": float(np.mean(est.stderr)), "seconds": round(seconds, 2),
             **({"start": est.settings["start"]} if mcem else {})}
         if not mcem:                                   # MCEM has no bound
-            elbo = vae.score_samples(x, rng=rng, n_mc_samples=ELBO_DRAWS)
+            # the SGVB bound at the run's decoder (mu_theta for full VB), estimator B
+            elbo = VAE.score_samples(model, x, rng=rng, n_mc_samples=ELBO_DRAWS)
             result["splits"][split].update(elbo_mean=float(elbo.mean()),
                                            elbo_draws=ELBO_DRAWS)
     result["file"] = f"likelihood-{estimator}{'-paper' if paper else ''}.json"
     try:
-        _write_json(out / result["file"], result)
+        write_json(out / result["file"], result)
     except OSError as e:
         result["write_error"] = f"could not write {out / result['file']} ({e.strerror})"
     return result

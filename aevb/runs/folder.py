@@ -2,7 +2,7 @@
 
 A run folder holds ``config.json`` (every setting, including the data
 protocol), ``log.jsonl`` (one JSON object per evaluation), ``checkpoint.npz``
-(:mod:`aevb.runs.checkpoint`, rewritten atomically every ``checkpoint_every``
+(:mod:`aevb.io.checkpoint`, rewritten atomically every ``checkpoint_every``
 samples, on Ctrl-C or SIGTERM, and at the end), and when the run is finished
 ``params.npz``, ``samples.png`` and ``curve.png``.
 
@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..model import VAE
-from . import checkpoint as ckpt
-from . import methods
-from .config import ARCHITECTURE, VAE_SETTINGS, _write_json, check_threads, load_data, read_config
+from .. import methods
+from ..io import checkpoint as ckpt
+from ..io.checkpoint import write_json
+from .config import ARCHITECTURE, check_threads, load_data, read_config
 
 RUN_FILES = ("config.json", "log.jsonl", "checkpoint.npz", "params.npz", "samples.png",
              "curve.png")
@@ -69,11 +69,10 @@ class Run:
         self.train, self.test, self.train_eval = load_data(config, data_dir, download)
         c = config
         methods.check_method(c)
-        self.vae = VAE(**{k: c[k] for k in VAE_SETTINGS}, rng=c["seed"])
-        self.vae.initialize(self.train.n_features, np.dtype(c["dtype"]))
-        if not methods.has_encoder(c):
-            self.vae.encoder_params_ = None                  # MCEM: no encoder
-        self.trainer = methods.make_trainer(c, self.vae, self.train, self.threads)
+        self.model = methods.model_from_config(c)           # aevb.VAE, WakeSleep, MCEM, FullVB
+        self.model.initialize(self.train.n_features, np.dtype(c["dtype"]))
+        self.trainer = self.model.make_trainer(self.train, np.dtype(c["dtype"]), self.threads)
+        self.model.adopt_trainer(self.trainer)
         self.eval_rng = np.random.default_rng([c["seed"], 1])   # never touches training noise
         self.t0 = time.perf_counter()
         self.elapsed_before = 0.0
@@ -81,8 +80,8 @@ class Run:
 
     # -------------------------------------------------------------- pieces
     def evaluate(self, seen, step):
-        rec = {"samples": seen, **methods.evaluate(self.config, self.vae, self.trainer,
-                                                    self.train_eval, self.test, self.eval_rng),
+        rec = {"samples": seen, **methods.evaluate(self.config, self.model, self.trainer,
+                                                      self.train_eval, self.test, self.eval_rng),
                "seconds": round(self.elapsed(), 2)}
         with open(self.out / "log.jsonl", "a") as f:
             f.write(json.dumps(rec) + "\n")
@@ -118,17 +117,17 @@ class Run:
         return self.elapsed_before + time.perf_counter() - self.t0
 
     def save_checkpoint(self, seen=None, step=None):
-        ckpt.save(self.out / "checkpoint.npz", self.vae.encoder_params_,
-                  self.vae.decoder_params_, self.trainer.state_dict(),
+        ckpt.save(self.out / "checkpoint.npz", self.model.encoder_params_,
+                  self.model.decoder_params_, self.trainer.state_dict(),
                   {"config": self.config, "eval_rng": self.eval_rng.bit_generator.state,
                    "seconds": self.elapsed()})
 
     def finish(self):
-        from ..experiments.plotting import plot_bound_curve, save_image_grid
-        ckpt.save_params(self.out / "params.npz", self.vae.encoder_params_,
-                         self.vae.decoder_params_)
+        from ..plotting import plot_bound_curve, save_image_grid
+        ckpt.save_params(self.out / "params.npz", self.model.encoder_params_,
+                         self.model.decoder_params_)
         c = self.config
-        save_image_grid(self.out / "samples.png", self.vae.sample(100, rng=[c["seed"], 3]),
+        save_image_grid(self.out / "samples.png", self.model.sample(100, rng=[c["seed"], 3]),
                         self.train.image_shape, 10)
         records = ckpt.read_log(self.out / "log.jsonl")
         plot_bound_curve(self.out / "curve.png", records,
@@ -187,7 +186,7 @@ def start(out, config, *, data_dir=None, download=None, overwrite=False, threads
         (out / name).unlink(missing_ok=True)
     for old in out.glob("likelihood-*.json*"):       # the replaced run's results, Figure 3 curves
         old.unlink()
-    _write_json(out / "config.json", config)
+    write_json(out / "config.json", config)
     (out / "log.jsonl").write_text("")
     return run
 
@@ -221,8 +220,8 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
     if budget is not None:
         config["budget"] = int(budget)
     run = Run(out, config, data_dir, download, threads)
-    for mine, theirs, tag in ((run.vae.encoder_params_, enc, "encoder"),
-                              (run.vae.decoder_params_, dec, "decoder")):
+    for mine, theirs, tag in ((run.model.encoder_params_, enc, "encoder"),
+                              (run.model.decoder_params_, dec, "decoder")):
         if mine is None and theirs is None:         # MCEM has no encoder
             continue
         if type(mine) is not type(theirs) or mine.shapes() != theirs.shapes() \
@@ -239,5 +238,5 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
     ckpt.atomic_write_bytes(out / "log.jsonl",
                             "".join(json.dumps(r) + "\n" for r in records).encode())
     if budget is not None:
-        _write_json(out / "config.json", config)
+        write_json(out / "config.json", config)
     return run

@@ -1,0 +1,172 @@
+"""``aevb reproduce``: the paper's Figures 2 to 5 as resumable sweeps of ordinary run folders.
+
+A sweep is a list of :class:`RunSpec` (one per curve), each trained in a run
+folder made by :func:`aevb.runs.start` or :func:`aevb.runs.resume`, so
+``aevb train --resume`` and ``aevb evaluate`` work on every one of them.
+Folders are shared between figures (Figure 5's N_z = 20 model is Figure 2's).
+
+    OUT/manifest.json          the runs, their state and the sweep's settings
+    OUT/runs/NAME/             run folders (config.json, log.jsonl, checkpoint.npz, ...)
+    OUT/runs/NAME/likelihood-curve.jsonl   Figure 3: Appendix D estimates at stages
+    OUT/figure2.png ... table.csv, table.md   drawn by :mod:`aevb.reproduce.figures`
+
+The state of a run is read from its folder, never trusted from the manifest:
+re-running a sweep skips finished runs, resumes interrupted ones from their
+checkpoints and extends finished ones when the budget grows, so a sweep
+stopped at any moment loses at most one checkpoint interval per run.
+
+Engines (:mod:`aevb.reproduce.engines`): local processes through joblib (loky), or a Dask cluster
+(``--scheduler ADDRESS``, dask.distributed imported only then). Every worker
+holds one BLAS thread (threadpoolctl), so N jobs on N cores do not
+oversubscribe. Results are bitwise the same on either engine.
+"""
+import contextlib
+import json
+import os
+import signal
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from ..io import checkpoint as ckpt
+from ..version import __version__
+from .engines import Progress, run_dask, run_local, seen, state
+from .spec import plan
+
+# ------------------------------------------------------------------ the manifest
+
+def manifest_path(out):
+    return Path(out) / "manifest.json"
+
+
+def read_manifest(out):
+    """The sweep manifest of ``out`` (``{"runs": {}}`` if there is none yet)."""
+    path = manifest_path(out)
+    if not path.is_file():
+        return {"runs": {}}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e}); move it away to start a new "
+                         f"manifest (the run folders keep their state)") from None
+
+
+def write_manifest(out, manifest):
+    manifest["aevb_version"] = __version__
+    manifest["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    ckpt.atomic_write_bytes(manifest_path(out), (json.dumps(manifest, indent=1) + "\n").encode())
+
+
+def _entry(spec, out, run_state, result=None):
+    folder = Path(out) / "runs" / spec.name
+    d = asdict(spec)
+    extra = d.pop("extra")
+    entry = {**d, "dtype": extra.get("dtype"), "folder": f"runs/{spec.name}",
+             "state": run_state, "samples": seen(folder)}
+    meta = ckpt.read_meta(folder / "checkpoint.npz")
+    if meta:
+        entry["seconds"] = round(float(meta.get("seconds", 0)), 1)
+    if result and result.get("error"):
+        entry["error"] = result["error"]
+    return entry
+
+
+# ------------------------------------------------------------------ the sweep
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that it stops a sweep as Ctrl-C does."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts():
+    """Turn SIGTERM into :class:`Terminated` while the sweep trains (main thread only).
+
+    Python's default for SIGTERM ends the process at once: the manifest stayed "running",
+    and the loky workers, which are not in its way, trained on as orphans. Raised in the
+    main thread, the exception makes joblib stop and kill its workers, as for Ctrl-C; a run
+    loses at most what it trained since its last checkpoint.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated()
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, download=None,
+          progress=True, draw=True, train=True, echo=print, **filters):
+    """Train every run ``figures`` need (:func:`plan`), then draw the figures and the table.
+
+    ``train=False`` only draws, from the folders as they are (while another sweep trains).
+    Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted (143
+    by SIGTERM, which stops a sweep as Ctrl-C does: the manifest says interrupted and no
+    worker process outlives it).
+    """
+    jobs = jobs or os.cpu_count() or 1
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"--jobs must be a whole number >= 1, got {jobs!r}")
+    specs = plan(figures, **filters)
+    out = Path(out).absolute()
+    (out / "runs").mkdir(parents=True, exist_ok=True)
+    manifest = read_manifest(out)
+    todo, n_done = [], 0
+    for s in specs:
+        st = state(s, out / "runs" / s.name)       # pending, interrupted, extend or done
+        n_done += st == "done"
+        manifest["runs"][s.name] = _entry(s, out, st)
+        if st != "done" and train:
+            todo.append(s)
+    # The most work left first, so that the last run does not train alone while the
+    # other processes idle (longest-processing-time-first scheduling).
+    todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))
+    manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
+                         "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+    if train:                                     # --draw-only leaves the manifest alone
+        write_manifest(out, manifest)
+    echo(f"{n_done} of {len(specs)} runs already done; "
+         f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
+    kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
+    bar = Progress(specs, out, progress, done_runs=n_done)
+    by_name = {s.name: s for s in specs}
+    status, reported = 0, set()
+    with _sigterm_interrupts():
+        try:
+            results = (run_dask(todo, out, scheduler, kw) if scheduler
+                       else run_local(todo, out, jobs, kw))
+            for res in results:
+                s = by_name[res["name"]]
+                ok = res["state"] == "done"
+                reported.add(s.name)
+                manifest["runs"][s.name] = _entry(s, out, res["state"], res)
+                write_manifest(out, manifest)
+                bar.update(run_finished=ok)
+                if not ok:
+                    status = max(status, 130 if res["state"] == "interrupted" else 1)
+                    why = f" ({res['error']})" if res.get("error") else ""
+                    echo(f"{s.name}: {res['state']}{why}")
+        except KeyboardInterrupt as e:
+            status = 143 if isinstance(e, Terminated) else 130
+        finally:
+            bar.close()
+            for s in todo:                       # the folders are the truth
+                if s.name not in reported:
+                    manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
+            manifest["sweep"]["status"] = ("finished" if status == 0 else "interrupted"
+                                           if status in (130, 143) else "failed")
+            if train:
+                write_manifest(out, manifest)
+    if status in (130, 143):
+        echo(f"interrupted; run the same command again to resume ({out})")
+        return status
+    if draw:
+        from . import figures as F
+        for path in F.draw(out, figures, manifest):
+            echo(f"wrote {path}")
+    return status
