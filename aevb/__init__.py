@@ -25,7 +25,7 @@ from . import core, inference, baselines, io, models, defaults, methods, runs  #
 from . import plotting, reproduce  # noqa: F401
 from .models import FullVB, MCEM, VAE, WakeSleep  # noqa: F401
 from .runs import load_run  # noqa: F401
-from .moved import MOVED, module_getattr as __getattr__  # noqa: F401  (aevb 0.1, 0.2 names)
+from .moved import MOVED, module_getattr as __getattr__  # noqa: F401 (0.1 and 0.2 names)
 
 __all__ = ["VAE", "WakeSleep", "MCEM", "FullVB", "load_run", "__version__", "core",
            "inference", "baselines", "io", "models", "methods", "defaults", "runs",

@@ -151,15 +151,17 @@ def _sleep_forward(enc, x_dream, z_dream):
 
 
 def _sleep_backward(enc, cache, n_data):
-    ### BEGIN SOLUTION sleep_phase
     c_enc, c_q = cache
     M = c_q[0].shape[0]
+    ### BEGIN SOLUTION sleep_phase
     _, dmean, dlogvar = gaussian_log_likelihood_backward(-np.ones(M, c_q[0].dtype), c_q)
+    ### END SOLUTION
     _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)   # x is a dream: data
+    ### BEGIN SOLUTION sleep_phase
     if n_data is not None:
         add_prior_gradient(enc, denc, M / n_data)
-    return denc
     ### END SOLUTION
+    return denc
 
 
 def sleep_phase(enc, x_dream, z_dream, n_data=None):

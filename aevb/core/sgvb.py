@@ -16,9 +16,14 @@ plus log p(theta), multiplied by M/N::
     objective = sum_i L(x_i) + (M/N) log p(theta)
 
 It has the same maximizer as eq. 8 + log p(theta); the factor M/N puts its
-gradient on the per-minibatch scale at which the authors' Adagrad runs (see
-PAPER.md). ``log p(theta)`` is taken without its additive constant:
-``-1/2 sum W^2``.
+gradient on the per-minibatch scale at which the authors' Adagrad runs (the
+README's "Choices the paper leaves open"). ``log p(theta)`` is taken without
+its additive constant: ``-1/2 sum W^2``.
+
+The pieces that turn log p(x|z_l) into the bound and back
+(:func:`latent_forward`, :func:`latent_backward`, :func:`estimator_a_forward`,
+:func:`minibatch_objective`) are shared with the other posteriors of Section
+2.4 (:mod:`aevb.inference.posterior`) and with full VB (:mod:`aevb.inference.fullvb`).
 
 The noise ``eps`` is an argument, so the bound is a deterministic function
 of the parameters and can be checked by finite differences.
@@ -111,11 +116,43 @@ def decoder_log_likelihood_backward(dlogpx, cache):
     return gaussian_mlp_backward(dmean, dlogvar, c_net)
 
 
-def _forward(enc, dec, x, eps, estimator, sigmoid_mean):
-    estimator = check_estimator(estimator)
-    (mean, logvar), c_enc = gaussian_mlp_forward(enc, x)          # (M, J) each
-    z, c_rep = reparameterize_forward(mean, logvar, eps)          # (L, M, J)
-    logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
+def estimator_a_forward(logpx, z, logqz):
+    """Eq. 6 per datapoint from its terms: ``mean_l [log p(x|z_l) + log p(z_l) - log q(z_l|x)]``.
+
+    Parameters
+    ----------
+    logpx, logqz : ndarray, shape (L, M)
+    z : ndarray, shape (L, M, J)
+
+    Returns
+    -------
+    bound : ndarray (M,), and the cache for :func:`estimator_a_backward`
+    """
+    ### BEGIN SOLUTION estimator_a
+    logpz, c_pz = standard_normal_log_density_forward(z)      # (L, M)
+    bound = (logpx + logpz - logqz).mean(axis=0)
+    ### END SOLUTION
+    return bound, c_pz
+
+
+def estimator_a_backward(dlogpx, dz, cache):
+    """Backward of :func:`estimator_a_forward` given ``dlogpx`` (L, M), the loss gradient of
+    each log p(x|z_l) term (the same for each of eq. 6's terms): adds log p(z)'s share to
+    ``dz`` (L, M, J) in place and returns ``dlogqz`` (L, M)."""
+    ### BEGIN SOLUTION estimator_a
+    dz += standard_normal_log_density_backward(dlogpx, cache)
+    dlogqz = -dlogpx
+    ### END SOLUTION
+    return dlogqz
+
+
+def latent_forward(logpx, mean, logvar, z, eps, estimator):
+    """The bound per datapoint (M,) from log p(x|z_l) (L, M) and the Gaussian q(z|x).
+
+    Estimator B (eq. 7, eq. 10) subtracts the KL in closed form (Appendix B);
+    estimator A (eq. 6) adds log p(z_l) - log q(z_l|x), with log q computed
+    from ``eps`` (exact in float32). Returns ``(bound, cache)``.
+    """
     if estimator == "B":                                          # eq. 7 / eq. 10
         ### BEGIN SOLUTION estimator_b
         kl, c_kl = kl_standard_normal_forward(mean, logvar)       # (M,)
@@ -124,12 +161,39 @@ def _forward(enc, dec, x, eps, estimator, sigmoid_mean):
         ### END SOLUTION
     else:                                                         # eq. 6
         ### BEGIN SOLUTION estimator_a
-        logpz, c_pz = standard_normal_log_density_forward(z)      # (L, M)
         logqz, c_qz = posterior_log_density_forward(eps, logvar)  # from eps: exact in float32
-        bound = (logpx + logpz - logqz).mean(axis=0)
+        bound, c_pz = estimator_a_forward(logpx, z, logqz)
         c_latent = (c_pz, c_qz)
         ### END SOLUTION
-    return bound, (estimator, c_enc, c_rep, c_dec, c_latent)
+    return bound, (estimator, c_latent)
+
+
+def latent_backward(dlogpx, dz, cache):
+    """Backward of :func:`latent_forward` at fixed ``eps``: ``(dmean, dlogvar)`` of q's own
+    terms (the KL, or log q), and log p(z)'s share added to ``dz`` in place (estimator A)."""
+    estimator, c_latent = cache
+    M = dlogpx.shape[1]
+    if estimator == "B":
+        ### BEGIN SOLUTION estimator_b
+        dmean, dlogvar = kl_standard_normal_backward(np.ones(M, dlogpx.dtype), c_latent)
+        ### END SOLUTION
+    else:
+        ### BEGIN SOLUTION estimator_a
+        c_pz, c_qz = c_latent
+        dlogqz = estimator_a_backward(dlogpx, dz, c_pz)
+        dlogvar = posterior_log_density_backward(dlogqz, c_qz)   # at fixed eps (its docstring)
+        dmean = np.zeros_like(dlogvar)
+        ### END SOLUTION
+    return dmean, dlogvar
+
+
+def _forward(enc, dec, x, eps, estimator, sigmoid_mean):
+    estimator = check_estimator(estimator)
+    (mean, logvar), c_enc = gaussian_mlp_forward(enc, x)          # (M, J) each
+    z, c_rep = reparameterize_forward(mean, logvar, eps)          # (L, M, J)
+    logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
+    bound, c_latent = latent_forward(logpx, mean, logvar, z, eps, estimator)
+    return bound, (c_enc, c_rep, c_dec, c_latent)
 
 
 def lower_bound(enc, dec, x, eps, estimator="B", sigmoid_mean=False):
@@ -174,6 +238,40 @@ def minibatch_estimate(bound, n_data):
     ### END SOLUTION
 
 
+def minibatch_objective(bound, L, n_data, *priors):
+    """The objective of one minibatch and the loss gradient of each log p(x|z_l) term.
+
+    Parameters
+    ----------
+    bound : ndarray (M,)
+    L : int
+        Noise draws per datapoint.
+    n_data : int or None
+        N: with it, ``objective = (M/N) [eq. 8 + log p(theta)]`` over the
+        weights of ``priors`` (parameter containers); with None the plain
+        ``sum_i bound_i``.
+
+    Returns
+    -------
+    objective : float
+    scale : float or None
+        M/N, the weight of the prior's gradient (:func:`add_prior_gradient`).
+    dlogpx : ndarray (L, M)
+        d loss / d log p(x_i|z_l) for the loss ``-objective``.
+    """
+    M = bound.shape[0]
+    ### BEGIN SOLUTION estimator_b
+    scale = None if n_data is None else M / n_data     # MAP prior, scaled by M/N (module docstring)
+    if scale is None:
+        objective = float(bound.sum())
+    else:                                              # (M/N) [eq. 8 + log p(theta)]
+        objective = scale * (minibatch_estimate(bound, n_data) + log_prior(*priors))
+    # loss = -sum_i bound_i, so d loss / d logpx_li = -1/L
+    dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)
+    ### END SOLUTION
+    return objective, scale, dlogpx
+
+
 def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
          decoder_ready=None):
     """Value and gradients of the SGVB objective on one minibatch (Algorithm 1).
@@ -208,34 +306,14 @@ def sgvb(enc, dec, x, eps, estimator="B", n_data=None, sigmoid_mean=False,
         ``bound`` (M,), ``objective``, and the gradients ``denc``, ``ddec`` of
         the loss ``-objective``.
     """
-    bound, (estimator, c_enc, c_rep, c_dec, c_latent) = _forward(
-        enc, dec, x, eps, estimator, sigmoid_mean)
-    L, M = eps.shape[0], x.shape[0]
-    ### BEGIN SOLUTION estimator_b
-    scale = None if n_data is None else M / n_data     # MAP prior, scaled by M/N (module docstring)
-    if scale is None:
-        objective = float(bound.sum())
-    else:                                              # (M/N) [eq. 8 + log p(theta)]
-        objective = scale * (minibatch_estimate(bound, n_data) + log_prior(enc, dec))
-    # loss = -sum_i bound_i, so d loss / d logpx_li = -1/L
-    dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)
-    ### END SOLUTION
+    bound, (c_enc, c_rep, c_dec, c_latent) = _forward(enc, dec, x, eps, estimator, sigmoid_mean)
+    objective, scale, dlogpx = minibatch_objective(bound, eps.shape[0], n_data, enc, dec)
     dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
     if scale is not None:
         add_prior_gradient(dec, ddec, scale)
     if decoder_ready is not None:
         decoder_ready(objective, ddec)
-    if estimator == "B":
-        ### BEGIN SOLUTION estimator_b
-        dmean, dlogvar = kl_standard_normal_backward(np.ones(M, bound.dtype), c_latent)
-        ### END SOLUTION
-    else:
-        ### BEGIN SOLUTION estimator_a
-        c_pz, c_qz = c_latent
-        dz += standard_normal_log_density_backward(dlogpx, c_pz)
-        dlogvar = posterior_log_density_backward(-dlogpx, c_qz)  # at fixed eps (its docstring)
-        dmean = np.zeros_like(dlogvar)
-        ### END SOLUTION
+    dmean, dlogvar = latent_backward(dlogpx, dz, c_latent)
     dmean_rep, dlogvar_rep = reparameterize_backward(dz, c_rep)
     dmean += dmean_rep
     dlogvar += dlogvar_rep

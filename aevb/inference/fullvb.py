@@ -47,13 +47,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..core.distributions import (kl_standard_normal_backward, kl_standard_normal_forward,
-                            posterior_log_density_backward, posterior_log_density_forward,
-                            reparameterize_backward, reparameterize_forward,
-                            standard_normal_log_density_backward,
-                            standard_normal_log_density_forward)
+                                  reparameterize_backward, reparameterize_forward)
 from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
 from ..core.sgvb import (add_prior_gradient, check_estimator, decoder_log_likelihood_backward,
-                   decoder_log_likelihood_forward, log_prior)
+                         decoder_log_likelihood_forward, latent_backward, latent_forward,
+                         log_prior)
 
 
 @dataclass
@@ -225,13 +223,8 @@ def full_vb(enc, q, x, eps, zeta, n_data, estimator="B", sigmoid_mean=False,
         logpx[:, rows], c = decoder_log_likelihood_forward(
             theta.map(lambda a: a[s]), x[rows], z[:, rows], sigmoid_mean)
         caches.append(c)
-    if estimator == "B":                                          # eq. 24
-        kl_z, c_klz = kl_standard_normal_forward(mean, logvar)    # (M,)
-        bound = logpx.mean(axis=0) - kl_z
-    else:                                                         # eq. 21
-        logpz, c_pz = standard_normal_log_density_forward(z)      # (L, M)
-        logqz, c_qz = posterior_log_density_forward(eps, logvar)
-        bound = (logpx + logpz - logqz).mean(axis=0)
+    # the z-part: eq. 24's closed-form KL (B) or eq. 21's sampled terms (A), as in eq. 7 / 6
+    bound, c_latent = latent_forward(logpx, mean, logvar, z, eps, estimator)
     kl_theta, c_klt = kl_weights_forward(q)
     theta_term = -kl_theta if estimator == "B" else float(log_joint_weights(theta, zeta, q).mean())
     objective = float(bound.sum()) + scale * theta_term
@@ -258,12 +251,7 @@ def full_vb(enc, q, x, eps, zeta, n_data, estimator="B", sigmoid_mean=False,
     else:                                         # + (M/N) mean_s log q(theta_s) at fixed zeta
         for a in dlogvar.arrays():
             a -= 0.5 * scale
-    if estimator == "B":
-        dm, dlv = kl_standard_normal_backward(np.ones(M, z.dtype), c_klz)
-    else:
-        dz += standard_normal_log_density_backward(dlogpx, c_pz)
-        dlv = posterior_log_density_backward(-dlogpx, c_qz)
-        dm = np.zeros_like(dlv)
+    dm, dlv = latent_backward(dlogpx, dz, c_latent)
     dm_rep, dlv_rep = reparameterize_backward(dz, c_rep)
     _, denc = gaussian_mlp_backward(dm + dm_rep, dlv + dlv_rep, c_enc, need_dx=False)
     if encoder_prior:

@@ -49,13 +49,13 @@ def log_joint(dec, x, z, sigmoid_mean=False, with_grad=False):
         grad_z log p(x|z) (the decoder's backward pass in z) + grad_z log p(z) (= -z).
     """
     logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)
-    logpz, c_pz = standard_normal_log_density_forward(z)
+    log_prior_z, c_prior = standard_normal_log_density_forward(z)     # log p(z), N(0, I)
     if not with_grad:
-        return logpx + logpz
+        return logpx + log_prior_z
     ones = np.ones_like(logpx)
     dz, _ = decoder_log_likelihood_backward(ones, c_dec)
-    dz += standard_normal_log_density_backward(ones, c_pz)
-    return logpx + logpz, dz
+    dz += standard_normal_log_density_backward(ones, c_prior)
+    return logpx + log_prior_z, dz
 
 
 @dataclass

@@ -24,13 +24,13 @@ gradients as :func:`aevb.core.sgvb.sgvb` with estimator A, and the same noise.
 
 import numpy as np
 
-from .families import FAMILIES, LocationScale, make_family
 from ..core.networks import gaussian_mlp_backward, gaussian_mlp_forward
 from ..core.sgvb import (SGVBResult, add_prior_gradient, decoder_log_likelihood_backward,
-                   decoder_log_likelihood_forward, log_prior)
-from ..core.distributions import (standard_normal_log_density_backward,
-                            standard_normal_log_density_forward)
+                         decoder_log_likelihood_forward, estimator_a_backward,
+                         estimator_a_forward, minibatch_objective)
 from ..core.train import Trainer
+from .families import FAMILIES, LocationScale, make_family
+from .likelihood import log_joint
 
 POSTERIORS = tuple(n for n, c in FAMILIES.items() if issubclass(c, LocationScale))
 
@@ -49,10 +49,9 @@ def _forward(enc, dec, x, noise, family, sigmoid_mean):
     params = (mean, 0.5 * logvar)                  # loc, log scale (module docstring)
     z, c_s = family.sample_forward(params, noise)                     # (L, M, J)
     logpx, c_dec = decoder_log_likelihood_forward(dec, x, z, sigmoid_mean)  # (L, M)
-    logpz, c_pz = standard_normal_log_density_forward(z)
     logqz, c_qz = family.noise_log_density_forward(noise, params)     # from the noise, exact
-    log_w = logpx + logpz - logqz                                     # (L, M)
-    return log_w.mean(axis=0), (c_enc, c_s, c_dec, c_pz, c_qz, log_w)  # eq. 6
+    bound, c_a = estimator_a_forward(logpx, z, logqz)                 # eq. 6, (M,)
+    return bound, (c_enc, c_s, c_dec, c_a, c_qz)
 
 
 def lower_bound_family(enc, dec, x, noise, family, sigmoid_mean=False):
@@ -85,25 +84,19 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
         ``-objective``, with the sign and scale of :func:`aevb.core.sgvb.sgvb`.
     """
     family = posterior_family(family)
-    bound, (c_enc, c_s, c_dec, c_pz, c_qz, _) = _forward(enc, dec, x, noise, family,
-                                                          sigmoid_mean)
-    L, M = noise.shape[0], x.shape[0]
-    objective = float(bound.sum())
-    scale = None if n_data is None else M / n_data                   # MAP prior (aevb.core.sgvb)
-    if scale is not None:
-        objective += scale * log_prior(enc, dec)
-    dlogpx = np.full((L, M), -1.0 / L, dtype=bound.dtype)             # loss = -sum_i bound_i
+    bound, (c_enc, c_s, c_dec, c_a, c_qz) = _forward(enc, dec, x, noise, family, sigmoid_mean)
+    objective, scale, dlogpx = minibatch_objective(bound, noise.shape[0], n_data, enc, dec)
     dz, ddec = decoder_log_likelihood_backward(dlogpx, c_dec)
     if scale is not None:
         add_prior_gradient(dec, ddec, scale)
     if decoder_ready is not None:
         decoder_ready(objective, ddec)
-    dz += standard_normal_log_density_backward(dlogpx, c_pz)
-    dloc, dlog_scale = family.noise_log_density_backward(-dlogpx, c_qz)   # at fixed noise
+    dlogqz = estimator_a_backward(dlogpx, dz, c_a)                    # log p(z)'s share into dz
+    dloc, dlog_scale = family.noise_log_density_backward(dlogqz, c_qz)   # at fixed noise
     dloc_s, dlog_scale_s = family.sample_backward(dz, c_s)               # through z
     dmean = dloc + dloc_s
     dlogvar = 0.5 * (dlog_scale + dlog_scale_s)                       # log scale = logvar / 2
-    _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)
+    _, denc = gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)   # x is data
     if scale is not None:
         add_prior_gradient(enc, denc, scale)
     return SGVBResult(bound, objective, denc, ddec)
@@ -139,10 +132,14 @@ def importance_sampled_family(enc, dec, x, family, n_samples=1000, rng=None,
     family = posterior_family(family)
     rng = np.random.default_rng(rng)
     J = enc.W_mean.shape[1]
+    (mean, logvar), _ = gaussian_mlp_forward(enc, x)                 # (M, J) each
+    params = (mean, 0.5 * logvar)                                     # loc, log scale
     top, total = np.full(x.shape[0], -np.inf), np.zeros(x.shape[0])
     for k in range(0, n_samples, chunk):
         noise = family.draw_noise((min(chunk, n_samples - k), x.shape[0], J), rng, enc.dtype)
-        log_w = _forward(enc, dec, x, noise, family, sigmoid_mean)[1][-1].astype(np.float64)
+        z, _ = family.sample_forward(params, noise)                   # (K', M, J)
+        log_w = (log_joint(dec, x, z, sigmoid_mean)
+                 - family.noise_log_density_forward(noise, params)[0]).astype(np.float64)
         new_top = np.maximum(top, log_w.max(axis=0))
         total = total * np.exp(top - new_top) + np.exp(log_w - new_top).sum(axis=0)
         top = new_top

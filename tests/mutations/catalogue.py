@@ -212,8 +212,8 @@ MUTATIONS = [
              exercise='kl', diagnosis='a missing 1/2'),
     Mutation('estimator_a_log_q_gradient_sign', 'core/sgvb.py',
              edits=(
-              ('posterior_log_density_backward(-dlogpx, c_qz)',
-               'posterior_log_density_backward(dlogpx, c_qz)'),
+              ('    dlogqz = -dlogpx\n',
+               '    dlogqz = dlogpx\n'),
              ),
              tests=('core/test_sgvb.py::test_objective_gradients[bernoulli-A-1-False-None]',)),
     Mutation('score_function_log_q_sign', 'core/sgvb.py',
