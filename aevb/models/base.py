@@ -11,7 +11,6 @@ scores.
 import inspect
 import io
 import json
-import os
 import sys
 import zipfile
 
@@ -21,44 +20,9 @@ from .. import defaults
 from ..core import networks as nets
 from ..core.layers import sigmoid
 from ..core.optim import make_optimizer
-from ..core.sgvb import check_estimator
-from ..core.train import SAMPLING
 from ..io import checkpoint
 from ..io import datasets as _data
-
-LIKELIHOODS = ("bernoulli", "gaussian")
-
-
-def check_array(X, likelihood, name="X"):
-    """Validate data for the model, with a message that says how to fix it.
-
-    Returns ``X`` as an array of float32 or float64 with shape (n, D).
-    """
-    X = np.asarray(X)
-    if X.ndim == 3:
-        n, a, b = X.shape
-        raise ValueError(f"{name} has shape {X.shape}: one image per row is expected; "
-                         f"use {name}.reshape({n}, {a * b})")
-    if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n_datapoints, n_features), got shape {X.shape}")
-    if X.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {X.shape})")
-    if X.dtype == np.bool_:
-        return X.astype(np.float64)           # binary pixels: exactly {0, 1}
-    if X.dtype == np.uint8:
-        raise ValueError(f"{name} is uint8 (0..255); the model expects floats in [0, 1]: "
-                         f"use {name} / 255.0 (the paper's Frey Face scaling is / 256)")
-    if X.dtype not in (np.float32, np.float64):
-        if not np.issubdtype(X.dtype, np.number) or np.issubdtype(X.dtype, np.complexfloating):
-            raise ValueError(f"{name} has dtype {X.dtype}; expected float32 or float64")
-        X = X.astype(np.float64)
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinity (first at row "
-                         f"{int(np.argwhere(~np.isfinite(X))[0, 0])})")
-    if likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
-        raise ValueError(f"{name} has values in [{X.min():g}, {X.max():g}]; the Bernoulli "
-                         f"decoder needs values in [0, 1] (binary pixels or grey levels)")
-    return X
+from .checks import check_array, check_memory, check_settings
 
 
 def watched():
@@ -71,77 +35,6 @@ def _same(a, b):
         return bool(a == b) and type(a) is type(b)
     except (TypeError, ValueError):
         return a is b
-
-
-def n_parameters(D, H, J, likelihood="bernoulli"):
-    """Number of parameters of the Appendix C encoder and decoder."""
-    encoder = D * H + H + 2 * (H * J + J)
-    decoder = J * H + H + (1 if likelihood == "bernoulli" else 2) * (H * D + D)
-    return encoder + decoder
-
-
-def available_memory():
-    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(D, H, J, likelihood, dtype, batch_size=100):
-    """Refuse, before allocating anything, a model that cannot fit in memory.
-
-    Training holds each parameter four times (the value, its gradient,
-    Adagrad's accumulator and a scratch array) plus a minibatch's activations.
-    """
-    need = (4 * n_parameters(D, H, J, likelihood) + 8 * batch_size * (D + H + J)) \
-        * np.dtype(dtype).itemsize
-    have = available_memory()
-    if have is not None and need > have:
-        raise ValueError(
-            f"a model with D = {D}, H = {H} hidden units and J = {J} latent units needs about "
-            f"{need / 2**30:.3g} GiB to train, and this machine has {have / 2**30:.3g} GiB "
-            f"available: choose a smaller n_latent (--n-latent) or n_hidden (--n-hidden)")
-
-
-def _is_int(v, low):
-    return not isinstance(v, bool) and isinstance(v, (int, np.integer)) and v >= low
-
-
-def _is_positive(v):
-    return not isinstance(v, bool) and isinstance(v, (int, float, np.integer, np.floating)) \
-        and bool(np.isfinite(v)) and v > 0
-
-
-# Every setting a model class may take, with its check: (test, what it must be). A class
-# checks the settings its constructor has; ``None`` passes where the entry says so.
-_WHOLE = (lambda v: _is_int(v, 1), "an integer >= 1")
-_CHECKS = {
-    "n_latent": _WHOLE, "n_hidden": _WHOLE, "batch_size": _WHOLE, "n_mc_samples": _WHOLE,
-    "budget": (lambda v: _is_int(v, 1) and v <= defaults.MAX_BUDGET,
-               f"an integer >= 1 and at most {defaults.MAX_BUDGET:.0e}"),
-    "n_leapfrog": _WHOLE, "n_updates": _WHOLE,
-    "n_dreams": (lambda v: v is None or _is_int(v, 1), "an integer >= 1 or None"),
-    "theta_draws": (lambda v: v is None or _is_int(v, 1), "an integer >= 1 or None"),
-    "adagrad_warmup": (lambda v: _is_int(v, 0), "an integer >= 0"),
-    "lr": (lambda v: v is None or _is_positive(v), "a positive number"),
-    "logvar_lr": (lambda v: v is None or _is_positive(v), "a positive number or None"),
-    "init_std": (_is_positive, "a positive number"),
-    "step_size": (_is_positive, "a positive number"),
-    "init_logvar": (lambda v: not isinstance(v, bool) and isinstance(
-        v, (int, float, np.integer, np.floating)) and bool(np.isfinite(v)), "a finite number"),
-    "sigmoid_mean": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
-    "weight_decay": (lambda v: isinstance(v, (bool, np.bool_)), "True or False"),
-    "progress": (lambda v: v is None or isinstance(v, (bool, np.bool_)), "True or False"),
-}
-_CHOICES = {"likelihood": LIKELIHOODS, "sampling": SAMPLING}
 
 
 class Model:
@@ -162,28 +55,8 @@ class Model:
 
     # ------------------------------------------------------------ checks
     def _check_params(self):
-        """Check every constructor argument; one sentence for the first that is wrong."""
-        params = self.get_params()
-        for name, value in params.items():
-            if name in _CHOICES and value not in _CHOICES[name]:
-                raise ValueError(f"unknown {name} {value!r}: choose from {_CHOICES[name]}")
-            if name in _CHECKS and not _CHECKS[name][0](value):
-                what = "step size (lr)" if name == "lr" else name
-                raise ValueError(f"{what} must be {_CHECKS[name][1]}, got {value!r}")
-        if "estimator" in params:
-            check_estimator(self.estimator)
-        if self.dtype is not None and str(np.dtype(self.dtype) if isinstance(
-                self.dtype, (type, np.dtype)) else self.dtype) not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32', 'float64' or None, got {self.dtype!r}")
-        if "posterior" in params:
-            from ..inference.posterior import POSTERIORS
-            if self.posterior not in POSTERIORS:
-                raise ValueError(f"unknown posterior {self.posterior!r}: choose from "
-                                 f"{', '.join(POSTERIORS)}")
-            if self.posterior != "gaussian" and self.estimator != "A":
-                raise ValueError(f"a {self.posterior} posterior has no closed-form KL: it "
-                                 f"trains with estimator A (eq. 6); pass estimator='A'")
-        make_optimizer(self.optimizer, 0.01)         # raises for an unknown name
+        """Check every constructor argument (:func:`.checks.check_settings`)."""
+        check_settings(self.get_params())
 
     @property
     def lr_(self):

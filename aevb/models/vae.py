@@ -10,7 +10,8 @@ from .. import defaults as DF
 from ..core import networks as nets
 from ..core.sgvb import lower_bound
 from ..core.train import Trainer
-from .base import Model, check_array
+from .base import Model
+from .checks import check_array
 
 
 class VAE(Model):

@@ -474,5 +474,33 @@ MUTATIONS = [
                'add_prior_gradient(enc, denc, n_data / M)'),
              ),
              exercise='sleep_phase', diagnosis='N/M instead of M/N'),
+    # ---------------------------------------------------- the layout and the contracts
+    Mutation('an_import_that_runs_back_up', 'models/vae.py',
+             edits=(
+              ('        from ..inference.posterior import PosteriorTrainer\n',
+               '        from ..inference.posterior import PosteriorTrainer\n'
+               '        from ..runs import load_run  # noqa: F401\n'),
+             ),
+             tests=('test_package.py::test_imports_run_downhill',),
+             why="a model importing the run folders: the model <-> runs cycle again"),
+    Mutation('trainer_state_without_its_generator', 'core/train.py',
+             edits=(
+              ('        self.rng.bit_generator.state = d["rng"]\n',
+               '        pass\n'),
+             ),
+             tests=('contracts/test_trainers.py::test_state_round_trip_resumes_bitwise',),
+             why="a resumed run draws other minibatches and noise than the one it continues"),
+    Mutation('a_file_loads_into_another_class', 'models/base.py',
+             edits=(
+              ('        if kind != cls.__name__:\n',
+               '        if False:\n'),
+             ),
+             tests=('contracts/test_model_classes.py::test_save_and_load_give_back_the_same_model',)),
+    Mutation('mcem_saves_without_its_chains', 'models/mcem.py',
+             edits=(
+              ('        if not hasattr(self, "chains_"):\n            return {}, {}\n',
+               '        return {}, {}\n'),
+             ),
+             tests=('contracts/test_model_classes.py::test_save_and_load_give_back_the_same_model',)),
 ]
 NAMES = [m.name for m in MUTATIONS]
