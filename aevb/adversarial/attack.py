@@ -12,7 +12,7 @@ Here:
 
 * :func:`box_lbfgs`: one minimization with ``scipy.optimize.minimize(method=
   "L-BFGS-B", bounds=[(0, 1)] * m)`` over x' = x + r, the gradient by hand
-  (:func:`aevb.experiments.classifier.input_gradient`). **Departure**: the penalty is
+  (:func:`aevb.adversarial.classifier.input_gradient`). **Departure**: the penalty is
   c ||r||^2 (squared Euclidean norm), smooth at r = 0 where L-BFGS starts,
   instead of the paper's unsquared |r|;
 * :func:`attack`: the line search over c (powers of 10, then bisection in
@@ -20,7 +20,7 @@ Here:
   verified: ``predict(x') == l`` and x' in [0, 1]^m;
 * :func:`distortion`: the paper's measure sqrt(sum (x' - x)^2 / n);
 * :func:`add_parser`: the ``aevb adversarial`` command (tables in
-  :mod:`aevb.experiments.adversarial_tables`).
+  :mod:`aevb.adversarial.tables`).
 
 Larger c means a smaller perturbation; the search wants the *largest* c that
 still reaches the target (the paper's "minimum c" refers to the opposite
@@ -73,7 +73,7 @@ def box_lbfgs(model, x, target, c, maxiter=500):
 
     Parameters
     ----------
-    model : aevb.experiments.classifier.MLPClassifier
+    model : aevb.adversarial.classifier.MLPClassifier
     x : ndarray, shape (D,), values in [0, 1]
     target : int
     c : float > 0
@@ -115,7 +115,7 @@ def attack(model, x, label, target, c0=1.0, c_min=1e-6, c_max=1e6, n_bisect=8):
 
     Parameters
     ----------
-    model : aevb.experiments.classifier.MLPClassifier
+    model : aevb.adversarial.classifier.MLPClassifier
     x : ndarray, shape (D,), values in [0, 1]
     label : int
         The true label (the target must differ from it).

@@ -210,7 +210,7 @@ def fit(model, data, *, epochs=1, batch_size=100, optimizer="adam", lr=1e-3, rng
 
     Parameters
     ----------
-    data : aevb.runs.data.Dataset with labels (grey levels, no binarization)
+    data : aevb.io.datasets.Dataset with labels (grey levels, no binarization)
     epochs : int
         Passes over ``data``, in a fresh random order each time.
 

@@ -4,7 +4,7 @@
 1e-2, 1}, FC100-100-10, FC200-200-10) and, in place of the paper's AE400-10,
 a softmax on the posterior mean of a trained aevb VAE encoder (a departure:
 the paper's autoencoder is not a VAE). It reports train error, test error and
-the mean minimum distortion of :func:`aevb.experiments.adversarial.attack` on the first
+the mean minimum distortion of :func:`aevb.adversarial.attack.attack` on the first
 ``n_examples`` test images that every model classifies correctly, each with a
 target label drawn uniformly from the other nine (the same for every model).
 

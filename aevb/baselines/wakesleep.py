@@ -18,7 +18,7 @@ does not: the wake phase is the bound's gradient in theta (the bound is
 model's own posterior in the wrong direction, KL(p || q) averaged over
 dreams, instead of KL(q || p) averaged over the data, so no single function
 has both updates as its gradient. What Figure 2 plots for it is the ordinary
-SGVB bound of its encoder and decoder (:meth:`aevb.model.VAE.score`;
+SGVB bound of its encoder and decoder (:meth:`aevb.VAE.score`;
 :class:`aevb.WakeSleep` is the user-facing object).
 
 The noise (eps for the wake phase, z and the uniforms or normals of the

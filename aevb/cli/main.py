@@ -144,7 +144,7 @@ def cmd_train(args):
     else:
         settings = {**SETTINGS, **given}
         if settings["posterior"] != "gaussian" and "estimator" not in given:
-            settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.runs.methods)
+            settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.methods)
         full_vb = {k: settings.pop(k) for k in FULL_VB if k in settings}
         if full_vb and settings["method"] != "full-vb":
             flags = ", ".join("--" + k.replace("_", "-") for k in full_vb)

@@ -98,7 +98,7 @@ class Trainer:
     Parameters
     ----------
     enc, dec : parameter containers (:mod:`aevb.core.networks`), updated in place
-    data : aevb.runs.data.Dataset
+    data : aevb.io.datasets.Dataset
         N datapoints; minibatches are converted to ``dtype`` as they are drawn.
     optimizer : aevb.core.optim.Optimizer
     rng : numpy.random.Generator

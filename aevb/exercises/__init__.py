@@ -1,6 +1,6 @@
 """Course exercises generated from the reference code, and checks that teach.
 
-* :mod:`.registry`: the ten exercises, the check framework and its diagnoses;
+* :mod:`.registry`: the eleven exercises, the check framework and its diagnoses;
 * :mod:`.checks_primitives` (1-6), :mod:`.checks_models` (7-9),
   :mod:`.checks_likelihood` (10), :mod:`.checks_baselines` (11): the checks;
 * :mod:`.generate`: ``### BEGIN SOLUTION name`` / ``### END SOLUTION`` regions,

@@ -131,7 +131,7 @@ def expected_bound_samples(enc, q, data, rng, rows_per_theta=100, chunk=1000,
 
     Parameters
     ----------
-    data : aevb.runs.data.Dataset or ndarray (n, D)
+    data : aevb.io.datasets.Dataset or ndarray (n, D)
 
     Returns
     -------
@@ -160,7 +160,7 @@ def eq14_bound(enc, q, data, n_train, rng, rows_per_theta=100, chunk=1000, sigmo
 
     Parameters
     ----------
-    data : aevb.runs.data.Dataset or ndarray (n, D)
+    data : aevb.io.datasets.Dataset or ndarray (n, D)
     n_train : int
         N of the training set (the KL over theta is divided by it).
 

@@ -104,7 +104,7 @@ def sgvb_family(enc, dec, x, noise, family, n_data=None, sigmoid_mean=False,
 
 def score_family(enc, dec, data, family, rng=None, n_mc_samples=1, sigmoid_mean=False,
                  chunk=1000):
-    """Mean estimator-A bound per datapoint over a whole :class:`aevb.runs.data.Dataset`, fresh noise.
+    """Mean estimator-A bound per datapoint over a whole :class:`aevb.io.datasets.Dataset`, fresh noise.
 
     Never z = loc: every datapoint gets ``n_mc_samples`` new noise draws.
     """
