@@ -30,7 +30,7 @@ import numpy as np
 
 import aevb
 from aevb import VAE
-from aevb.runs import data
+from aevb.io import datasets as data
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
@@ -175,7 +175,7 @@ plt.show()
 # %% [markdown]
 # ## Check 3: A or B?
 #
-# Section 2.3 says B "typically has less variance" than A. B computes the KL term exactly where A samples it; but A's sampled term, $\log p(z) - \log q(z|x)$, also moves against the reconstruction term (a draw far from the posterior mean, with large $|\epsilon|$, reconstructs worse and has a larger $-\log q$), so it can act as a control variate. `tests/test_sgvb.py` finds B below A on small random models. On this model, for the gradient, the ratios A / B are printed above; for the value of the bound itself, with many single-sample draws:
+# Section 2.3 says B "typically has less variance" than A. B computes the KL term exactly where A samples it; but A's sampled term, $\log p(z) - \log q(z|x)$, also moves against the reconstruction term (a draw far from the posterior mean, with large $|\epsilon|$, reconstructs worse and has a larger $-\log q$), so it can act as a control variate. `tests/core/test_sgvb.py` finds B below A on small random models. On this model, for the gradient, the ratios A / B are printed above; for the value of the bound itself, with many single-sample draws:
 
 # %%
 n_draws = 1000 if QUICK else 20_000
@@ -194,7 +194,7 @@ assert abs(mean_a - mean_b) < 4 * se + 1e-9, "A and B do not estimate the same b
 # %% [markdown]
 # ## Check 4: the three gradients estimate the same thing
 #
-# Their means over the draws agree up to Monte Carlo noise (`tests/test_sgvb.py::test_score_function_gradient_is_unbiased_but_noisier` checks this with 20,000 draws). With the few draws here only the two reparameterized estimators are precise enough to compare:
+# Their means over the draws agree up to Monte Carlo noise (`tests/core/test_sgvb.py::test_score_function_gradient_is_unbiased_but_noisier` checks this with 20,000 draws). With the few draws here only the two reparameterized estimators are precise enough to compare:
 
 # %%
 L = Ls[-1]

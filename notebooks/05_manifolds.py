@@ -31,7 +31,7 @@ import numpy as np
 
 import aevb
 from aevb import VAE
-from aevb.runs import data
+from aevb.io import datasets as data
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())

@@ -28,7 +28,7 @@ import numpy as np
 
 import aevb
 from aevb import VAE
-from aevb.runs import data
+from aevb.io import datasets as data
 from aevb.reproduce.figures import paper_values
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"

@@ -46,7 +46,7 @@ import numpy as np
 
 from aevb import VAE
 from aevb.adversarial import attack as adversarial, classifier
-from aevb.runs import data
+from aevb.io import datasets as data
 from aevb.core import gradcheck
 from aevb.adversarial import tables as tables
 

@@ -36,7 +36,7 @@ import numpy as np
 import matplotlib.pyplot as plt
 import aevb
 from aevb import VAE
-from aevb.runs import data
+from aevb.io import datasets as data
 from aevb.inference import families, posterior, variance
 print("quick mode" if QUICK else "full mode", "- data from", data.search_dirs())
 
@@ -50,7 +50,7 @@ print(inspect.getsource(families.Gumbel._standard))
 
 # %% [markdown]
 # Samples $z = g(\epsilon)$ from the explicit noise, against the density $\exp \log q(z)$ the same class computes
-# (`tests/test_families.py` also runs a KS test of each against scipy's CDF and checks its moments and every backward by finite differences):
+# (`tests/inference/test_families.py` also runs a KS test of each against scipy's CDF and checks its moments and every backward by finite differences):
 
 # %%
 rng = np.random.default_rng(0)

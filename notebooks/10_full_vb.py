@@ -28,8 +28,8 @@ import numpy as np
 
 import aevb
 from aevb import VAE
-from aevb.runs import data
-from aevb.inference import fullvb, fullvb_model
+from aevb.io import datasets as data
+from aevb.inference import fullvb
 from aevb.core.gradcheck import check_gradient
 
 QUICK = os.environ.get("AEVB_QUICK", "0") == "1"
@@ -139,8 +139,8 @@ if QUICK:
     train = data.Dataset(train.images[:1000], train.scale, train.image_shape, binarize="dynamic")
 J, H, budget, S = (5, 50, 20_000, 10) if QUICK else (20, 500, 1_000_000, 1)
 settings = dict(n_hidden=H, budget=budget, lr=0.01, dtype="float32", rng=0)
-models = {"full VB": fullvb_model.FullVB(J, theta_draws=S, **settings).fit(train)}
-models["full VB, logvar_lr = 1"] = fullvb_model.FullVB(J, theta_draws=S, logvar_lr=1.0, **settings).fit(train)
+models = {"full VB": aevb.FullVB(J, theta_draws=S, **settings).fit(train)}
+models["full VB, logvar_lr = 1"] = aevb.FullVB(J, theta_draws=S, logvar_lr=1.0, **settings).fit(train)
 vae = VAE(J, **settings).fit(train)
 
 # %% [markdown]

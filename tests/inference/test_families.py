@@ -259,7 +259,7 @@ def test_laplace_posterior_trains_on_mnist(real_data_dir):
     hidden) reaches a test bound (estimator A, fresh noise) above -195 nats, from about -544.
     Catches a wrong-sign gradient and an encoder that does not learn: with the encoder's update
     skipped, the decoder alone reaches about -201 here (and about -185 with it)."""
-    from aevb.runs import data
+    from aevb.io import datasets as data
     train = data.mnist("train", real_data_dir)
     train = Dataset(train.images[:2000], train.scale, train.image_shape).with_binarization(
         "dynamic")

@@ -16,6 +16,7 @@ from aevb.reproduce import figures as F
 from aevb.reproduce import spec as S
 from aevb.reproduce import sweep as R
 from aevb import runs
+from aevb.io import checkpoint as ckpt
 from aevb.cli import main
 
 TINY = dict(datasets=["frey"], n_latent=[2, 5], methods=["aevb"], budget=10_000, n_hidden=20,
@@ -26,7 +27,7 @@ TINY_ARGS = ["--datasets", "frey", "--n-latent", "2", "5", "--methods", "aevb", 
 
 def log_without_seconds(folder):
     return [json.dumps({k: v for k, v in r.items() if k != "seconds"})
-            for r in runs.checkpoint.read_log(Path(folder) / "log.jsonl")]
+            for r in ckpt.read_log(Path(folder) / "log.jsonl")]
 
 
 def assert_same_runs(a, b):
@@ -256,7 +257,7 @@ def test_figures_and_table_come_from_the_run_folders(reference, tmp_path):
     manifest = R.read_manifest(reference)
     checked = 0
     for e in manifest["runs"].values():
-        last = runs.checkpoint.read_log(reference / e["folder"] / "log.jsonl")[-1]
+        last = ckpt.read_log(reference / e["folder"] / "log.jsonl")[-1]
         for split in ("train", "test"):
             row = [r for r in rows if r["dataset"] == e["dataset"] and r["split"] == split
                    and int(r["n_latent"]) == e["n_latent"] and int(r["samples"]) == 10_000]
@@ -273,7 +274,7 @@ def test_figure3_estimates_are_taken_at_each_stage(real_data_dir, tmp_path, monk
     """Catches an Appendix D estimate taken from the wrong parameters (not the stage's), a
     stage skipped or repeated on resume, N_train = 1000 not reaching the run's config, or
     staged training whose log differs from a run trained straight to the budget."""
-    monkeypatch.setattr(R, "FIG3_STAGES", (2_000, 5_000))
+    monkeypatch.setattr(S, "FIG3_STAGES", (2_000, 5_000))
     calls = []
 
     def fake_estimate(folder, estimator, *, splits, paper, **kw):
