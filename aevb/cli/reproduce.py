@@ -2,6 +2,7 @@
 import os
 
 from ..reproduce.spec import DTYPE, FIGURES, check_choices
+from ..reproduce.sweep import DEFAULT_OUT
 from .types import budget as _budget, positive_int as _positive_int
 
 
@@ -10,7 +11,9 @@ def add_parser(subparsers):
     r = subparsers.add_parser("reproduce", help="train and draw the paper's Figures 2-5 "
                               "(a resumable sweep on local cores or a Dask cluster)")
     r.add_argument("figure", help="figure2, figure3, figure4, figure5 or all")
-    r.add_argument("--out", default="results", help="sweep folder (default: results)")
+    r.add_argument("--out", default=DEFAULT_OUT,
+                   help=f"sweep folder (default: ./{DEFAULT_OUT}; the committed results were "
+                   f"made with --out results)")
     r.add_argument("--budget", type=_budget, default=None,
                    help="training samples per curve (default: the paper's: 1e8 for Figure 2, "
                    "6e7 for Figure 3, 1e7 for the models of Figures 4 and 5)")

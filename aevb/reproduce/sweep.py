@@ -29,6 +29,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from .. import runs
 from ..io import checkpoint as ckpt
 from ..version import __version__
 from .engines import Progress, run_dask, run_local, seen, state
@@ -100,7 +101,10 @@ def _sigterm_interrupts():
         signal.signal(signal.SIGTERM, old)
 
 
-def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, download=None,
+DEFAULT_OUT = "sweep"       # never the committed results/ (a fresh clone has no checkpoints)
+
+
+def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None, download=None,
           progress=True, draw=True, train=True, echo=print, **filters):
     """Train every run ``figures`` need (:func:`plan`), then draw the figures and the table.
 
@@ -114,7 +118,8 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
         raise ValueError(f"--jobs must be a whole number >= 1, got {jobs!r}")
     specs = plan(figures, **filters)
     out = Path(out).absolute()
-    (out / "runs").mkdir(parents=True, exist_ok=True)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} is a file, not a folder: choose a sweep folder")
     manifest = read_manifest(out)
     todo, n_done = [], 0
     for s in specs:
@@ -123,6 +128,18 @@ def sweep(figures, out="results", *, jobs=None, scheduler=None, data_dir=None, d
         manifest["runs"][s.name] = _entry(s, out, st)
         if st != "done" and train:
             todo.append(s)
+    for s in todo:                                # before anything is written
+        folder = out / "runs" / s.name
+        if (folder / "config.json").is_file():
+            try:
+                runs.check_resumable(folder)
+            except runs.ResultsAtRisk as e:
+                raise runs.ResultsAtRisk(
+                    f"{e}. This sweep would do so for {s.name}: give it another --out (a "
+                    f"run folder without its checkpoint, as the committed results/ are, "
+                    f"cannot be extended)") from None
+    if train:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
     # The most work left first, so that the last run does not train alone while the
     # other processes idle (longest-processing-time-first scheduling).
     todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))

@@ -191,13 +191,45 @@ def start(out, config, *, data_dir=None, download=None, overwrite=False, threads
     return run
 
 
+class ResultsAtRisk(ValueError):
+    """Continuing a run folder would throw away log records that no checkpoint can restore."""
+
+
+def check_resumable(out):
+    """Refuse a run folder whose log goes further than its checkpoint can bring back.
+
+    Resuming restarts from the last checkpoint (or from the beginning, without
+    one) and drops the log records written after it; records up to one
+    checkpoint interval past it are written again, bitwise the same. A log that
+    goes further than that (a run folder copied without its checkpoint, such as
+    the committed curves of ``results/``) would lose its curve: this raises
+    :class:`ResultsAtRisk` with one sentence and the way out instead.
+    """
+    out = Path(out)
+    records = ckpt.read_log(out / "log.jsonl")
+    if not records:
+        return
+    config = read_config(out)
+    seen = ckpt.read_meta(out / "checkpoint.npz").get("seen", 0)
+    last = max(r["samples"] for r in records)
+    if last > seen + int(config.get("checkpoint_every") or 0):
+        has = f"its checkpoint is at {seen}" if seen else "it has no checkpoint.npz"
+        raise ResultsAtRisk(
+            f"{out / 'log.jsonl'} records {last} training samples but {has}: continuing would "
+            f"train it again from {seen} and replace its curve; train into a new folder "
+            f"instead (the same seed and settings reproduce the curve bitwise)")
+
+
 def resume(out, *, budget=None, data_dir=None, download=None, echo=print, threads=1):
     """Reopen run folder ``out`` at its last checkpoint (optionally with a new total budget).
 
     A run that stopped before its first checkpoint is started from the beginning.
+    A folder whose log goes further than its checkpoint can restore is refused
+    (:func:`check_resumable`).
     """
     out = Path(out)
     config = read_config(out)
+    check_resumable(out)
     if not (out / "checkpoint.npz").is_file():
         # Stopped before its first checkpoint: a run is deterministic, so starting it
         # over from its config is the same as resuming it.

@@ -502,5 +502,14 @@ MUTATIONS = [
                '        return {}, {}\n'),
              ),
              tests=('contracts/test_model_classes.py::test_save_and_load_give_back_the_same_model',)),
+    Mutation('resume_cuts_a_curve_it_cannot_restore', 'runs/folder.py',
+             edits=(
+              ('    if last > seen + int(config.get("checkpoint_every") or 0):\n',
+               '    if False:\n'),
+             ),
+             tests=('reproduce/test_reproduce.py::'
+                    'test_extending_the_committed_curves_refuses_and_changes_nothing',
+                    'runs/test_runs.py::test_resume_refuses_a_log_its_checkpoint_cannot_restore'),
+             why="the README's extend-a-panel command replaced a committed 10^7 curve"),
 ]
 NAMES = [m.name for m in MUTATIONS]

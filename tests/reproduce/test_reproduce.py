@@ -2,6 +2,7 @@
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -301,3 +302,42 @@ def test_figure3_estimates_are_taken_at_each_stage(real_data_dir, tmp_path, monk
         assert recs[-1]["test_log_px"] == float(z["decoder.b_logits"].sum())
     assert R.state(spec, folder) == "done"
     assert E.train_one(spec, tmp_path / "s")["state"] == "done" and len(calls) == 3
+
+
+RESULTS = Path(__file__).resolve().parents[2] / "results"
+
+
+def test_extending_the_committed_curves_refuses_and_changes_nothing(tmp_path):
+    """Catches a sweep that restarts a curve it cannot continue: the committed results/ has logs
+    but no checkpoints, and the README's extend-a-panel command, run from a fresh clone, once
+    replaced a 10^7-sample log with a new one at 2 x 10^5 within 25 s. It must refuse with one
+    sentence, exit 2, and leave every file as it was."""
+    if not (RESULTS / "runs").is_dir():
+        pytest.skip("the committed results/ is not beside these tests")
+    clone = tmp_path / "clone"
+    shutil.copytree(RESULTS, clone / "results")
+    before = {p: p.read_bytes() for p in (clone / "results").rglob("*") if p.is_file()}
+    proc = subprocess.run(
+        [sys.executable, "-m", "aevb", "reproduce", "figure2", "--datasets", "frey",
+         "--n-latent", "2", "--methods", "aevb", "--budget", "2e7", "--out", "results",
+         "--no-progress"], cwd=clone, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    err = proc.stderr.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    assert "frey-aevb-nz2-h200/log.jsonl records 10000000 training samples but it has no " \
+           "checkpoint.npz" in err and "another --out" in err, err
+    after = {p: p.read_bytes() for p in (clone / "results").rglob("*") if p.is_file()}
+    assert after == before
+
+
+def test_the_default_sweep_folder_is_not_the_committed_results():
+    """Catches a default --out that points at the committed results/ (where a sweep once
+    overwrote the curves), and one that git would pick up as new files."""
+    from aevb.cli.main import build_parser
+    args = build_parser().parse_args(["reproduce", "figure2"])
+    assert Path(args.out).resolve() != Path("results").resolve() and args.out == R.DEFAULT_OUT
+    root = RESULTS.parent
+    if (root / ".git").exists():
+        ignored = subprocess.run(["git", "check-ignore", "--no-index", f"{args.out}/x"],
+                                 cwd=root, capture_output=True, text=True, timeout=60)
+        assert ignored.returncode == 0, f"git would track {args.out}/"

@@ -1,10 +1,12 @@
 """Run folders that survive: exact resume, signals, SIGKILL, torn logs, NaNs, bad input."""
 import json
+import shutil
 import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -399,3 +401,22 @@ def test_the_papers_largest_step_size_ends_well_or_stops_clearly(real_data_dir, 
         if (out / "checkpoint.npz").exists():          # the kept checkpoint is a finite one
             enc, dec, state, _ = ckpt.load(out / "checkpoint.npz")
             assert all(np.isfinite(a).all() for a in enc.arrays() + dec.arrays())
+
+
+def test_resume_refuses_a_log_its_checkpoint_cannot_restore(tmp_path):
+    """Catches ``aevb train --resume`` on a folder whose curve goes further than its checkpoint
+    (here: a committed curve, no checkpoint at all): it would train again from 0 and cut the
+    log. One sentence, exit 2, nothing changed."""
+    committed = Path(__file__).resolve().parents[2] / "results" / "runs" / "frey-aevb-nz2-h200"
+    if not committed.is_dir():
+        pytest.skip("the committed results/ is not beside these tests")
+    out = tmp_path / "run"
+    shutil.copytree(committed, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(runs.ResultsAtRisk, match="records 10000000 training samples but it has "
+                                                 "no checkpoint.npz"):
+        runs.resume(out)
+    r = subprocess.run([sys.executable, "-m", "aevb", "train", "--resume", str(out)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
