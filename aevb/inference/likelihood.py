@@ -164,9 +164,10 @@ def _fit_density(fit, kind):
 
 
 PAPER = {"n_samples": 50, "n_chains": 1, "n_leapfrog": 4, "density": "kde"}   # Appendix D
+N_CHAINS = 4                     # appendix_d's chains per datapoint by default
 
 
-def appendix_d(enc, dec, x, n_samples=1000, rng=None, *, n_chains=4, n_leapfrog=4,
+def appendix_d(enc, dec, x, n_samples=1000, rng=None, *, n_chains=N_CHAINS, n_leapfrog=4,
                burn_in=300, density="gaussian", target_accept=0.9, sigmoid_mean=False):
     """The Appendix D marginal likelihood estimator.
 

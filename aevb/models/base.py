@@ -24,6 +24,8 @@ from ..io import checkpoint
 from ..io import datasets as _data
 from .checks import check_array, check_memory, check_settings
 
+SCORE_CHUNK = 1000          # datapoints scored at once (score_samples' default chunk)
+
 
 def watched():
     """True where a person is likely watching: a notebook kernel, or stderr on a terminal."""
@@ -181,7 +183,8 @@ class Model:
         """
         self._check_params()
         D, H, J = n_features, self.n_hidden, self.n_latent
-        check_memory(D, H, J, self.likelihood, np.dtype(dtype), self.batch_size)
+        check_memory(D, H, J, self.likelihood, np.dtype(dtype), batch_size=self.batch_size,
+                     n_mc_samples=getattr(self, "n_mc_samples", 1), score_rows=SCORE_CHUNK)
         rng = np.random.default_rng(self.rng)
         self._rng = rng
         kw = dict(rng=rng, std=self.init_std, dtype=dtype)
@@ -262,4 +265,13 @@ class Model:
             raise ValueError(f"the number of samples must be an integer >= 1, got {n!r}")
         rng = np.random.default_rng(rng)
         self._check_fitted()
+        self._check_memory(what=f"draw {n} samples", batch_size=0, sample_rows=int(n),
+                           names={"sample_rows": "number of samples"})
         return self.decode(rng.standard_normal((n, self.n_latent)))
+
+    def _check_memory(self, what, **sizes):
+        """:func:`.checks.check_memory` for this fitted model."""
+        dec = self.decoder_params_
+        D = dec.arrays()[-1].shape[-1]
+        check_memory(D, self.n_hidden, self.n_latent, self.likelihood, dec.dtype, what=what,
+                     **sizes)

@@ -58,34 +58,103 @@ def n_parameters(D, H, J, likelihood="bernoulli"):
 
 
 def available_memory():
-    """Bytes of memory available to a new allocation (MemAvailable), or None if unknown."""
+    """Bytes a new allocation can take: MemAvailable, and no more than an address-space limit
+    (``ulimit -v``) leaves; None if neither is known."""
+    have = None
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    have = int(line.split()[1]) * 1024
     except OSError:
         pass
+    if have is None:
+        try:
+            have = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+        import resource
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit != resource.RLIM_INFINITY:
+            used = 0
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmSize:"):
+                        used = int(line.split()[1]) * 1024
+            left = max(0, limit - used)
+            have = left if have is None else min(have, left)
+    except (ImportError, OSError, ValueError):
+        pass
+    return have
 
 
-def check_memory(D, H, J, likelihood, dtype, batch_size=100):
-    """Refuse, before allocating anything, a model that cannot fit in memory.
+# Arrays alive at the peak of one step or one scored chunk, per row and unit of width,
+# measured with tracemalloc on the Appendix C networks (each dominated by one of J, H, D in
+# turn) and rounded up by about half: training (L rows of M, and M rows), scoring (L rows of
+# the chunk), drawing decoder means (n rows).
+STEP_PER_SAMPLE = {"J": 6, "H": 8, "D": 6}         # x L x M
+STEP_PER_POINT = {"J": 10, "H": 16, "D": 2}        # x M
+SCORE_PER_SAMPLE = {"J": 12, "H": 8, "D": 8}       # x L x chunk
+SAMPLE_PER_ROW = {"J": 2, "H": 4, "D": 4}          # x n
+PARAMETER_COPIES = 4            # value, gradient, Adagrad's accumulator, a scratch array
+POSTERIOR_SAMPLE_COPIES = 4     # Appendix D: the samples, the halves, the density's work
 
-    Training holds each parameter four times (the value, its gradient,
-    Adagrad's accumulator and a scratch array) plus a minibatch's activations.
+
+def _width(per, D, H, J):
+    return per["J"] * J + per["H"] * H + per["D"] * D
+
+
+def memory_needed(D, H, J, likelihood="bernoulli", dtype=np.float64, *, batch_size=100,
+                  n_mc_samples=1, score_rows=0, score_samples=1, sample_rows=0,
+                  posterior_samples=0):
+    """Bytes at the peak of training or using a model of these sizes, an upper estimate.
+
+    The parameters (:data:`PARAMETER_COPIES` times) plus the largest of one training step
+    (M = ``batch_size``, L = ``n_mc_samples``; none if ``batch_size`` is 0), one scored
+    chunk (``score_rows`` points, ``score_samples`` noise draws or HMC chains each, and
+    ``posterior_samples`` stored latent points each, as Appendix D keeps them) and drawing
+    ``sample_rows`` decoder means.
     """
-    need = (4 * n_parameters(D, H, J, likelihood) + 8 * batch_size * (D + H + J)) \
-        * np.dtype(dtype).itemsize
+    work = max(batch_size * (n_mc_samples * _width(STEP_PER_SAMPLE, D, H, J)
+                             + _width(STEP_PER_POINT, D, H, J)),
+               score_rows * (score_samples * _width(SCORE_PER_SAMPLE, D, H, J)
+                             + POSTERIOR_SAMPLE_COPIES * posterior_samples * J),
+               sample_rows * _width(SAMPLE_PER_ROW, D, H, J))
+    return (PARAMETER_COPIES * n_parameters(D, H, J, likelihood) + work) * np.dtype(dtype).itemsize
+
+
+def check_memory(D, H, J, likelihood, dtype, *, what="train", names=None, **sizes):
+    """Refuse, before allocating anything, what cannot fit in the memory available.
+
+    ``sizes`` are :func:`memory_needed`'s keywords. The one sentence says what was asked,
+    what it needs, what is available, and which setting to lower: the one whose setting to
+    1 would save the most (``names`` maps a keyword to the words the user knows it by).
+    Returns the bytes needed.
+    """
+    need = memory_needed(D, H, J, likelihood, dtype, **sizes)
     have = available_memory()
-    if have is not None and need > have:
-        raise ValueError(
-            f"a model with D = {D}, H = {H} hidden units and J = {J} latent units needs about "
-            f"{need / 2**30:.3g} GiB to train, and this machine has {have / 2**30:.3g} GiB "
-            f"available: choose a smaller n_latent (--n-latent) or n_hidden (--n-hidden)")
+    if have is None or need <= have:
+        return need
+    names = {"n_latent": "n_latent (--n-latent)", "n_hidden": "n_hidden (--n-hidden)",
+             "batch_size": "batch_size (--batch-size)",
+             "n_mc_samples": "n_mc_samples (--n-mc-samples)", **(names or {})}
+    dims = {"n_latent": J, "n_hidden": H}
+    saved = {}
+    for key in ("n_latent", "n_hidden", *sizes):
+        if key in dims:
+            small = memory_needed(D, **{"H": H, "J": J, ("J" if key == "n_latent" else "H"): 1},
+                                  likelihood=likelihood, dtype=dtype, **sizes)
+        elif sizes[key] > 1:
+            small = memory_needed(D, H, J, likelihood, dtype, **{**sizes, key: 1})
+        else:
+            continue
+        saved[names.get(key, key)] = need - small
+    name = max(saved, key=saved.get)
+    raise ValueError(
+        f"to {what}, a model with D = {D}, H = {H} hidden units and J = {J} latent units "
+        f"needs about {need / 2**30:.3g} GiB and this machine has {have / 2**30:.3g} GiB "
+        f"available: choose a smaller {name}")
 
 
 def _is_int(v, low):

@@ -11,7 +11,7 @@ from ..core import networks as nets
 from ..core.sgvb import lower_bound
 from ..core.train import Trainer
 from .base import Model
-from .checks import check_array
+from .checks import available_memory, check_array, memory_needed
 
 
 class VAE(Model):
@@ -119,6 +119,7 @@ class VAE(Model):
         rng = np.random.default_rng(rng)
         enc, dec = self.encoder_params_, self.decoder_params_
         dtype = enc.dtype
+        chunk = self._score_chunk(min(chunk, len(data)), n_mc_samples)
         out = np.empty(len(data), dtype=np.float64)
         if self.posterior != "gaussian":
             from ..inference.posterior import lower_bound_family, posterior_family
@@ -135,6 +136,22 @@ class VAE(Model):
                 out[start:start + x.shape[0]] = lower_bound_family(enc, dec, x, noise, family,
                                                                    self._sigmoid)
         return out
+
+    def _score_chunk(self, chunk, n_mc_samples):
+        """The largest chunk of at most ``chunk`` points whose L noise draws fit in memory;
+        one sentence if not even one point fits. (A smaller chunk draws the same kind of
+        noise in another order: the score moves within its Monte Carlo error.)"""
+        D = self.decoder_params_.arrays()[-1].shape[-1]
+        have = available_memory()
+        while chunk > 1 and have is not None and memory_needed(
+                D, self.n_hidden, self.n_latent, self.likelihood, self.encoder_params_.dtype,
+                batch_size=0, score_rows=chunk, score_samples=n_mc_samples) > have:
+            chunk //= 2
+        self._check_memory(what=f"score with {n_mc_samples} noise draws per point",
+                           batch_size=0, score_rows=chunk, score_samples=n_mc_samples,
+                           names={"score_samples": "n_mc_samples",
+                                  "score_rows": "number of points scored at once"})
+        return chunk
 
     def score(self, X, rng=None, n_mc_samples=1):
         """Mean lower bound per datapoint in nats (estimator B, fresh noise)."""

@@ -106,6 +106,15 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
                          f"--estimator hmc (Appendix D)")
     model = load_run(out)
     enc, dec, source = model.encoder_params_, model.decoder_params_, model.source_
+    if estimator == "hmc":    # Appendix D keeps every posterior sample: (n_samples, n_points, J)
+        settings = dict(LK.PAPER) if paper else {"n_samples": n_samples or 1000,
+                                                 "n_chains": LK.N_CHAINS}
+        model._check_memory(what=f"estimate log p(x) from {settings['n_samples']} posterior "
+                                 f"samples of {n_points} points", batch_size=0,
+                            score_rows=n_points, score_samples=settings["n_chains"],
+                            posterior_samples=settings["n_samples"],
+                            names={"posterior_samples": "number of samples (--n-samples)",
+                                   "score_rows": "number of points (--n-points)"})
     train, test, _ = load_data(config, data_dir, download)
     sigmoid = model._sigmoid
     result = {"estimator": estimator, "params": source, "seed": seed, "splits": {}}

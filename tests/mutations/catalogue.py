@@ -511,5 +511,20 @@ MUTATIONS = [
                     'test_extending_the_committed_curves_refuses_and_changes_nothing',
                     'runs/test_runs.py::test_resume_refuses_a_log_its_checkpoint_cannot_restore'),
              why="the README's extend-a-panel command replaced a committed 10^7 curve"),
+    Mutation('memory_never_checked', 'models/checks.py',
+             edits=(
+              ('    need = memory_needed(D, H, J, likelihood, dtype, **sizes)\n',
+               '    need = memory_needed(D, H, J, likelihood, dtype, **sizes)\n    return need\n'),
+             ),
+             tests=('models/test_memory.py::test_training_that_cannot_fit_is_refused_under_ulimit',
+                    'models/test_memory.py::'
+                    'test_sampling_and_scoring_too_much_is_refused_before_allocating'),
+             why="--n-latent 1000000 --n-hidden 20 was killed by the kernel at 23.7 of 24 GB"),
+    Mutation('memory_estimate_without_the_scored_chunk', 'models/checks.py',
+             edits=(
+              ('               score_rows * score_samples * _width(SCORE_PER_SAMPLE, D, H, J),\n',
+               '               0,\n'),
+             ),
+             tests=('models/test_memory.py::test_the_estimate_covers_what_a_step_and_a_chunk_allocate',)),
 ]
 NAMES = [m.name for m in MUTATIONS]

@@ -373,7 +373,7 @@ def test_a_model_too_large_for_memory_is_refused_before_allocating(real_data_dir
     """Catches: a MemoryError traceback (or the machine swapping) for --n-latent 1e9."""
     code, _, err = run_cli("train", "--out", str(tmp_path / "r"), "--n-latent", "1e9",
                            "--data-dir", str(real_data_dir))
-    assert code == 2 and "GiB to train" in err and "--n-latent" in err
+    assert code == 2 and "to train, a model" in err and "choose a smaller n_latent (--n-latent)" in err
     assert "Traceback" not in err and not (tmp_path / "r").exists()
 
 
