@@ -522,8 +522,8 @@ MUTATIONS = [
              why="--n-latent 1000000 --n-hidden 20 was killed by the kernel at 23.7 of 24 GB"),
     Mutation('memory_estimate_without_the_scored_chunk', 'models/checks.py',
              edits=(
-              ('               score_rows * score_samples * _width(SCORE_PER_SAMPLE, D, H, J),\n',
-               '               0,\n'),
+              ('               score_rows * (score_samples * _width(SCORE_PER_SAMPLE, D, H, J)\n',
+               '               score_rows * (0 * _width(SCORE_PER_SAMPLE, D, H, J)\n'),
              ),
              tests=('models/test_memory.py::test_the_estimate_covers_what_a_step_and_a_chunk_allocate',)),
 ]
