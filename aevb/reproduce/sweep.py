@@ -147,10 +147,13 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
                          "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     if train:                                     # --draw-only leaves the manifest alone
         write_manifest(out, manifest)
-    echo(f"{n_done} of {len(specs)} runs already done; "
-         f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
+    if train:
+        echo(f"{n_done} of {len(specs)} runs already done; "
+             f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
+    else:
+        echo(f"drawing from the {len(specs)} run folders as they are ({n_done} done; {out})")
     kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
-    bar = Progress(specs, out, progress, done_runs=n_done)
+    bar = Progress(specs, out, progress and train, done_runs=n_done)   # no bar to draw
     by_name = {s.name: s for s in specs}
     status, reported = 0, set()
     with _sigterm_interrupts():
