@@ -31,7 +31,7 @@ class CheckpointError(ValueError):
 def atomic_write_bytes(path, payload):
     """Write ``payload`` to ``path`` via a temporary file, fsync and rename."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")     # one per writing process
     # Test hook: the crash test sets this to pause half-way through the write,
     # so that it can SIGKILL the process while a temporary file is half written.
     pause = float(os.environ.get("AEVB_TEST_PAUSE_IN_SAVE", "0") or 0)

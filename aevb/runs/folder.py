@@ -12,7 +12,9 @@ resumed ends bitwise identical to one that never stopped (same machine, NumPy,
 BLAS build and thread count). Log records written after the last checkpoint
 are dropped on resume and written again, identically.
 """
+import fcntl
 import json
+import os
 import signal
 import threading
 import time
@@ -29,6 +31,41 @@ from .config import ARCHITECTURE, check_threads, load_data, read_config
 RUN_FILES = ("config.json", "log.jsonl", "checkpoint.npz", "params.npz", "samples.png",
              "curve.png")
 DIVERGED_NATS = 10.0         # a bound this far below the untrained model's stops a run
+
+
+LOCK_FILE = ".lock"          # held (flock) by the one process that writes the folder
+
+
+class FolderBusy(ValueError):
+    """Another process holds the run folder's lock."""
+
+
+def lock_folder(out):
+    """Take run folder ``out``'s lock for this process; returns the open lock file.
+
+    The lock is an exclusive ``flock`` on ``OUT/.lock``, which holds the owner's PID. The
+    kernel releases it when the owner exits, however it exits, so the lock of a dead
+    process is simply taken over, and the temporary files it left half written
+    (:func:`aevb.io.checkpoint.atomic_write_bytes` names them per process) are removed. A
+    live owner gets :class:`FolderBusy` with its PID.
+    """
+    fd = os.open(Path(out) / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        owner = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise FolderBusy(f"{out} is being written by process {owner}: wait for it to finish, "
+                         f"or stop it first (a second writer would mix their results)") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    for stray in Path(out).glob(".*.tmp"):      # a killed writer's half-written file
+        stray.unlink(missing_ok=True)
+    return fd
+
+
+def _holds_results(out):
+    return any(p.name not in (LOCK_FILE, ".sweep.lock") for p in Path(out).iterdir())
 
 
 class RunError(RuntimeError):
@@ -75,6 +112,7 @@ class Run:
         self.model.adopt_trainer(self.trainer)
         self.eval_rng = np.random.default_rng([c["seed"], 1])   # never touches training noise
         self.t0 = time.perf_counter()
+        self.lock = None                       # the folder's lock (start and resume take it)
         self.elapsed_before = 0.0
         self.initial_bound = None              # the first evaluation's (_check_divergence)
 
@@ -137,6 +175,18 @@ class Run:
     # -------------------------------------------------------------- the loop
     def run(self, progress=True, debug_nans=False, echo=print):
         """Train to the config's budget. Returns 0 when finished, 130/143 when stopped by a signal."""
+        try:
+            return self._run(progress, debug_nans, echo)
+        finally:
+            self.release()
+
+    def release(self):
+        """Give up the folder's lock (:func:`run` does when it returns or raises)."""
+        if self.lock is not None:
+            os.close(self.lock)
+            self.lock = None
+
+    def _run(self, progress, debug_nans, echo):
         c = self.config
         errstate = (np.errstate(over="raise", invalid="raise", divide="raise") if debug_nans
                     else nullcontext())
@@ -176,12 +226,16 @@ def start(out, config, *, data_dir=None, download=None, overwrite=False, threads
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} exists and is not a folder")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f"{out} already holds files; choose another folder, resume it "
-                             f"with --resume, or pass --overwrite to replace its results")
+    refuse = ValueError(f"{out} already holds files; choose another folder, resume it "
+                        f"with --resume, or pass --overwrite to replace its results")
+    if out.exists() and _holds_results(out) and not overwrite:
+        raise refuse
     run = Run(out, config, data_dir, download, threads)   # data errors surface before any write
     out.mkdir(parents=True, exist_ok=True)
+    run.lock = lock_folder(out)
+    if _holds_results(out) and not overwrite:
+        run.release()                          # another process started it meanwhile
+        raise refuse
     for name in RUN_FILES:
         (out / name).unlink(missing_ok=True)
     for old in out.glob("likelihood-*.json*"):       # the replaced run's results, Figure 3 curves
@@ -228,16 +282,33 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
     (:func:`check_resumable`).
     """
     out = Path(out)
+    read_config(out)                          # not a run folder: say so before writing a lock
+    check_resumable(out)                      # nor anything else: refusing writes nothing
+    lock = lock_folder(out)
+    try:
+        run = _resume(out, lock, budget, data_dir, download, echo, threads)
+    except BaseException:
+        os.close(lock)
+        raise
+    if run is not None:
+        return run
+    # Stopped before its first checkpoint: a run is deterministic, so starting it over from
+    # its config is the same as resuming it (start takes the lock again).
+    os.close(lock)
     config = read_config(out)
+    if budget is not None:
+        config["budget"] = int(budget)
+    echo(f"{out} stopped before its first checkpoint; starting it from the beginning")
+    return start(out, config, data_dir=data_dir, download=download, overwrite=True,
+                 threads=threads)
+
+
+def _resume(out, lock, budget, data_dir, download, echo, threads):
+    """:func:`resume` with the lock held: the Run, or None to start the run over."""
+    config = read_config(out)                 # again, now that no other process writes it
     check_resumable(out)
     if not (out / "checkpoint.npz").is_file():
-        # Stopped before its first checkpoint: a run is deterministic, so starting it
-        # over from its config is the same as resuming it.
-        if budget is not None:
-            config["budget"] = int(budget)
-        echo(f"{out} stopped before its first checkpoint; starting it from the beginning")
-        return start(out, config, data_dir=data_dir, download=download, overwrite=True,
-                     threads=threads)
+        return None
     enc, dec, state, meta = ckpt.load(out / "checkpoint.npz")
     if budget is not None and int(budget) < state["seen"]:
         raise ValueError(f"{out} has already evaluated {state['seen']} training samples; a "
@@ -252,6 +323,7 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
     if budget is not None:
         config["budget"] = int(budget)
     run = Run(out, config, data_dir, download, threads)
+    run.lock = lock
     for mine, theirs, tag in ((run.model.encoder_params_, enc, "encoder"),
                               (run.model.decoder_params_, dec, "decoder")):
         if mine is None and theirs is None:         # MCEM has no encoder

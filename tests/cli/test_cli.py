@@ -19,8 +19,9 @@ def test_train_mnist_writes_a_complete_run_folder(real_data_dir, tmp_path):
     assert main(["train", "--dataset", "mnist", "--n-latent", "3", "--n-hidden", "20",
                  "--budget", "20000", "--dtype", "float32", "--seed", "3", "--out", str(out),
                  "--data-dir", str(real_data_dir), "--no-progress"]) == 0
-    assert sorted(p.name for p in out.iterdir()) == [
-        "checkpoint.npz", "config.json", "curve.png", "log.jsonl", "params.npz", "samples.png"]
+    assert sorted(p.name for p in out.iterdir()) == [      # .lock: the writer's (runs.lock_folder)
+        ".lock", "checkpoint.npz", "config.json", "curve.png", "log.jsonl", "params.npz",
+        "samples.png"]
     config = json.loads((out / "config.json").read_text())
     assert config["binarize"] == "dynamic" and config["train_split"] == "train"
     assert config["n_latent"] == 3 and config["dtype"] == "float32" and config["seed"] == 3

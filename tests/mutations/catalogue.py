@@ -526,5 +526,13 @@ MUTATIONS = [
                '               score_rows * (0 * _width(SCORE_PER_SAMPLE, D, H, J)\n'),
              ),
              tests=('models/test_memory.py::test_the_estimate_covers_what_a_step_and_a_chunk_allocate',)),
+    Mutation('run_folder_lock_that_excludes_nobody', 'runs/folder.py',
+             edits=(
+              ('        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\n',
+               '        pass\n'),
+             ),
+             tests=('runs/test_runs.py::'
+                    'test_the_folder_lock_refuses_a_second_holder_and_is_taken_over_once_free',),
+             why="two aevb train --out D both exited 0 with an interleaved log"),
 ]
 NAMES = [m.name for m in MUTATIONS]

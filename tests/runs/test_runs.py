@@ -134,11 +134,12 @@ def test_sigkill_at_random_moments_then_resume(real_data_dir, tmp_path):
     assert p.returncode == 0, err
 
     out = tmp_path / "killed"
-    ckpt_file, tmp = out / "checkpoint.npz", out / ".checkpoint.npz.tmp"
+    ckpt_file = out / "checkpoint.npz"
+    tmp_exists = lambda: bool(list(out.glob(".checkpoint.npz.*.tmp")))   # noqa: E731
     rng = np.random.default_rng(0)
     # First attempt: kill while a checkpoint is half written (the save pauses half-way).
     p = cli("train", "--out", str(out), *args, env=dict(os.environ, AEVB_TEST_PAUSE_IN_SAVE="3"))
-    assert _wait(tmp.exists, p, deadline, "the first checkpoint write"), p.communicate()
+    assert _wait(tmp_exists, p, deadline, "the first checkpoint write"), p.communicate()
     p.kill()
     p.wait()
     assert not ckpt_file.exists()                      # the torn write never took its name
@@ -420,3 +421,54 @@ def test_resume_refuses_a_log_its_checkpoint_cannot_restore(tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_a_second_writer_is_refused_and_the_first_ends_as_a_lone_run(real_data_dir, tmp_path):
+    """Catches two processes sharing a run folder (both once exited 0 with an interleaved log, a
+    config of one seed and a checkpoint of the other): the second gets one sentence naming the
+    first's PID and exit 2, whether it starts (another seed) or resumes; the first finishes
+    bitwise equal to a run that was alone."""
+    args = ["--dataset", "frey", "--n-latent", "2", "--budget", "3e4", "--checkpoint-every",
+            "1e4", "--no-progress", "--data-dir", str(real_data_dir)]
+    lone = tmp_path / "lone"
+    assert run_cli("train", "--out", str(lone), *args)[0] == 0
+    out = tmp_path / "shared"
+    first = subprocess.Popen([sys.executable, "-m", "aevb", "train", "--out", str(out), *args],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "log.jsonl").is_file() or not (out / ".lock").is_file() or \
+                not (out / ".lock").read_text().strip():
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline, "the first writer did not start within 120 s"
+            time.sleep(0.05)
+        for second in (["--out", str(out), "--overwrite", "--seed", "1", *args],
+                       ["--resume", str(out), "--no-progress"]):
+            code, _, err = run_cli("train", *second)
+            if first.poll() is not None:
+                pytest.skip("the first run finished before the second could try (a fast machine)")
+            assert code == 2, err
+            assert f"is being written by process {first.pid}" in err and err.count("\n") == 1
+        _, err = first.communicate(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert first.returncode == 0, err
+    assert_same_params(params_of(lone), params_of(out))
+    assert log_of(lone) == log_of(out)
+    assert json.loads((out / "config.json").read_text())["seed"] == 0
+
+
+def test_the_folder_lock_refuses_a_second_holder_and_is_taken_over_once_free(tmp_path):
+    """Catches a lock that does not exclude (two writers in one folder), one that names no
+    owner, one that a dead owner leaves stuck, and a dead writer's half-written temporary
+    file left in the folder."""
+    (tmp_path / ".checkpoint.npz.999999.tmp").write_bytes(b"half")
+    fd = runs.lock_folder(tmp_path)
+    assert not list(tmp_path.glob(".*.tmp"))
+    with pytest.raises(runs.FolderBusy, match=f"is being written by process {os.getpid()}"):
+        runs.lock_folder(tmp_path)
+    os.close(fd)                                  # as when the owner exits, however it exits
+    os.close(runs.lock_folder(tmp_path))
