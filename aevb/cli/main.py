@@ -10,6 +10,7 @@ Ctrl-C or SIGTERM checkpoint and exit with 130 or 143.
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from .. import defaults as DF
 from .. import methods, runs
@@ -186,9 +187,21 @@ def cmd_data(args):
         bad += verdict != "verified"
     return 1 if bad else 0
 
+def _check_data_dir(args):
+    """An explicit --data-dir must exist (else the files would silently come from
+    $AEVB_DATA_DIR or the default folder); ``aevb data --fetch`` may create it."""
+    data_dir = getattr(args, "data_dir", None)
+    if data_dir is not None and not getattr(args, "fetch", False) and \
+            not Path(data_dir).expanduser().is_dir():
+        raise ValueError(f"the data folder {data_dir} given with --data-dir does not exist: give "
+                         f"a folder that holds the dataset files, or leave --data-dir out to "
+                         f"use $AEVB_DATA_DIR or the default folder")
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
+        _check_data_dir(args)
         commands = {"train": cmd_train, "evaluate": cmd_evaluate, "data": cmd_data}
         return commands[args.command](args) if args.command in commands else args.func(args)
     except (D.DataError, CheckpointError, ValueError) as e:

@@ -183,11 +183,25 @@ def _count(arrays, i):
 
 
 def container(type_name, prefix, arrays):
-    """A parameter container of class ``type_name`` from the arrays ``{prefix}.{field}``."""
+    """A parameter container of class ``type_name`` from the arrays ``{prefix}.{field}``.
+
+    Refuses arrays that are not finite float32 or float64 (NaN or infinity, a complex or
+    integer dtype), naming the first: a file holding them gives no usable model.
+    """
     if type_name not in CONTAINERS:
         raise CheckpointError(f"unknown parameter container {type_name!r}")
     cls = CONTAINERS[type_name]
-    return cls(*[arrays[f"{prefix}.{name}"] for name in cls.names()])
+    fields = []
+    for name in cls.names():
+        a = arrays[f"{prefix}.{name}"]
+        if a.dtype not in (np.float32, np.float64):
+            raise CheckpointError(f"{prefix}.{name} has dtype {a.dtype}; parameters are float32 "
+                                  f"or float64")
+        if not np.isfinite(a).all():
+            raise CheckpointError(f"{prefix}.{name} holds NaN or infinity: the parameters are "
+                                  f"broken (a run that diverged?); use an earlier file")
+        fields.append(a)
+    return cls(*fields)
 
 
 def read_log(path, upto=None):

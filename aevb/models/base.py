@@ -161,7 +161,7 @@ class Model:
     # ------------------------------------------------------------ data
     def _as_dataset(self, X, fitted=False):
         if not isinstance(X, _data.Dataset):
-            X = check_array(X, self.likelihood)
+            X = check_array(X, self.likelihood, sigmoid_mean=self.sigmoid_mean)
             X = _data.Dataset(X, 1.0, (X.shape[1],), name="array")
         if fitted:
             self._check_width(X.n_features)

@@ -18,7 +18,7 @@ from ..core.train import SAMPLING
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
-def check_array(X, likelihood, name="X"):
+def check_array(X, likelihood, name="X", sigmoid_mean=False):
     """Validate data for the model, with a message that says how to fix it.
 
     Returns ``X`` as an array of float32 or float64 with shape (n, D).
@@ -47,6 +47,11 @@ def check_array(X, likelihood, name="X"):
     if likelihood == "bernoulli" and (X.min() < 0 or X.max() > 1):
         raise ValueError(f"{name} has values in [{X.min():g}, {X.max():g}]; the Bernoulli "
                          f"decoder needs values in [0, 1] (binary pixels or grey levels)")
+    if likelihood == "gaussian" and sigmoid_mean and (X.min() < 0 or X.max() > 1):
+        raise ValueError(f"{name} has values in [{X.min():g}, {X.max():g}], but the Gaussian "
+                         f"decoder's means are squashed into (0, 1) (sigmoid_mean=True, as the "
+                         f"paper did for Frey Face): scale the data into [0, 1], or pass "
+                         f"sigmoid_mean=False")
     return X
 
 

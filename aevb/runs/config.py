@@ -7,11 +7,13 @@ training method; :func:`load_data` turns a config into datasets;
 versions did not write with the values those versions used.
 """
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 
 from .. import defaults as DF
+from .. import methods
 from ..io import checkpoint as ckpt
 from ..io import datasets as D
 from ..version import __version__
@@ -107,6 +109,11 @@ def check_threads(threads):
     """
     if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 1:
         raise ValueError(f"threads must be a whole number >= 1, got {threads!r}")
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        raise ValueError(f"threads = {threads} is more than this machine's {cores} cores: "
+                         f"more threads than cores only wait for each other (use at most "
+                         f"{cores})")
     return int(threads)
 
 
@@ -125,4 +132,49 @@ def read_config(out):
     config.setdefault("method", "aevb")         # ... before the baselines
     config.setdefault("posterior", "gaussian")
     config.setdefault("n_train", None)
+    check_config(config, path)
     return config
+
+
+def check_config(config, path="config.json"):
+    """Refuse a config that :func:`make_config` could not have written: one sentence naming the
+    file and the field (a missing or renamed key, a value of the wrong type or range)."""
+    where = f"{path}: "
+    if config.get("dataset") not in D.DATASETS:
+        raise ckpt.CheckpointError(f"{where}dataset is {config.get('dataset')!r}; it must be one "
+                                   f"of {', '.join(D.DATASETS)}")
+    method = config.get("method")
+    if method not in methods.METHODS:
+        raise ckpt.CheckpointError(f"{where}method is {method!r}; it must be one of "
+                                   f"{', '.join(methods.METHODS)}")
+    reference = make_config(config["dataset"], method=method)
+    for key, default in reference.items():
+        if key not in config:
+            raise ckpt.CheckpointError(f"{where}the setting {key!r} is missing (was it renamed "
+                                       f"or deleted?); restore it or start a new run")
+        value = config[key]
+        ok = (isinstance(value, bool) == isinstance(default, bool) and
+              (value is None or default is None or isinstance(value, type(default))
+               or isinstance(default, float) and isinstance(value, int)))
+        if not ok:
+            raise ckpt.CheckpointError(f"{where}{key} is {value!r}, of the wrong type for it "
+                                       f"(like {default!r}); restore it or start a new run")
+    for key in ("n_latent", "n_hidden", "batch_size", "n_mc_samples", "budget",
+                "checkpoint_every", "n_train_eval"):
+        if not isinstance(config[key], int) or config[key] < 1:
+            raise ckpt.CheckpointError(f"{where}{key} is {config[key]!r}; it must be a whole "
+                                       f"number >= 1")
+    if config["budget"] > DF.MAX_BUDGET:
+        raise ckpt.CheckpointError(f"{where}budget is {config['budget']:.3g} training samples, "
+                                   f"more than the limit of {DF.MAX_BUDGET:.0e}")
+    for key in ("lr", "init_std"):
+        if not (isinstance(config[key], (int, float)) and 0 < config[key] < float("inf")):
+            raise ckpt.CheckpointError(f"{where}{key} is {config[key]!r}; it must be a positive "
+                                       f"number")
+    if config["dtype"] not in ("float32", "float64"):
+        raise ckpt.CheckpointError(f"{where}dtype is {config['dtype']!r}; it must be float32 "
+                                   f"or float64")
+    try:
+        methods.check_method(config)
+    except ValueError as e:
+        raise ckpt.CheckpointError(f"{where}{e}") from None

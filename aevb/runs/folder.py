@@ -250,7 +250,11 @@ class ResultsAtRisk(ValueError):
 
 
 def check_resumable(out):
-    """Refuse a run folder whose log goes further than its checkpoint can bring back.
+    """Refuse a run folder that resuming would damage; reads, never writes.
+
+    Its checkpoint must be of the model and method its config.json names (a hand-edited
+    config once resumed an AEVB checkpoint as wake-sleep). And its log must not go further
+    than its checkpoint can bring back:
 
     Resuming restarts from the last checkpoint (or from the beginning, without
     one) and drops the log records written after it; records up to one
@@ -260,11 +264,20 @@ def check_resumable(out):
     :class:`ResultsAtRisk` with one sentence and the way out instead.
     """
     out = Path(out)
+    config = read_config(out)
+    meta = ckpt.read_meta(out / "checkpoint.npz")
+    if meta:
+        saved = {"method": "aevb", "posterior": "gaussian", **meta.get("config", {})}
+        differ = [k for k in (*ARCHITECTURE, "method", "posterior")
+                  if saved.get(k) != config.get(k)]
+        if differ:
+            raise ckpt.CheckpointError(
+                f"{out / 'checkpoint.npz'} is from a different model than {out / 'config.json'} "
+                f"({', '.join(f'{k}: {saved.get(k)!r} vs {config.get(k)!r}' for k in differ)})")
     records = ckpt.read_log(out / "log.jsonl")
     if not records:
         return
-    config = read_config(out)
-    seen = ckpt.read_meta(out / "checkpoint.npz").get("seen", 0)
+    seen = meta.get("seen", 0)
     last = max(r["samples"] for r in records)
     if last > seen + int(config.get("checkpoint_every") or 0):
         has = f"its checkpoint is at {seen}" if seen else "it has no checkpoint.npz"
@@ -314,12 +327,6 @@ def _resume(out, lock, budget, data_dir, download, echo, threads):
         raise ValueError(f"{out} has already evaluated {state['seen']} training samples; a "
                          f"budget of {int(budget)} is below that: give a larger --budget, or "
                          f"none to finish the run's own ({config.get('budget')})")
-    saved = meta.get("config", {})
-    differ = [k for k in ARCHITECTURE if saved.get(k) != config.get(k)]
-    if differ:
-        raise ckpt.CheckpointError(
-            f"{out / 'checkpoint.npz'} is from a different model than {out / 'config.json'} "
-            f"({', '.join(f'{k}: {saved.get(k)!r} vs {config.get(k)!r}' for k in differ)})")
     if budget is not None:
         config["budget"] = int(budget)
     run = Run(out, config, data_dir, download, threads)

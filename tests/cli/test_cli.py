@@ -95,14 +95,26 @@ def test_evaluate_writes_its_results_into_the_run(real_data_dir, tmp_path, estim
         assert r["log_px_mean"] > r["elbo_mean"] - 1.0       # log p(x) >= ELBO, up to noise
 
 
+def _valid_config(folder):
+    from aevb import runs
+    (folder / "config.json").write_text(json.dumps(runs.make_config("frey", n_latent=2)))
+
+
 def test_evaluate_without_parameters_is_a_clear_error(tmp_path):
-    (tmp_path / "config.json").write_text("{}")
+    _valid_config(tmp_path)
     r = run_cli("evaluate", str(tmp_path))
     assert r.returncode == 2 and "holds neither params.npz nor checkpoint.npz" in r.stderr
 
 
-def test_evaluate_with_a_corrupt_parameter_file_is_a_clear_error(tmp_path):
+def test_evaluate_with_a_config_that_is_not_a_run_config_is_a_clear_error(tmp_path):
     (tmp_path / "config.json").write_text("{}")
+    r = run_cli("evaluate", str(tmp_path))
+    assert r.returncode == 2 and "config.json: dataset is None" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_evaluate_with_a_corrupt_parameter_file_is_a_clear_error(tmp_path):
+    _valid_config(tmp_path)
     (tmp_path / "params.npz").write_bytes(b"not an npz file")
     r = run_cli("evaluate", str(tmp_path))
     assert r.returncode == 2 and "is not a readable aevb parameter file" in r.stderr

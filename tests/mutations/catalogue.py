@@ -534,5 +534,20 @@ MUTATIONS = [
              tests=('runs/test_runs.py::'
                     'test_the_folder_lock_refuses_a_second_holder_and_is_taken_over_once_free',),
              why="two aevb train --out D both exited 0 with an interleaved log"),
+    Mutation('config_read_without_its_check', 'runs/config.py',
+             edits=(('    check_config(config, path)\n', ''),),
+             tests=('runs/test_bad_input.py::test_an_edited_config_is_refused_on_resume',),
+             why="a renamed key gave KeyError: 'lr'; budget 1e30 trained without end"),
+    Mutation('resume_ignores_the_method_of_the_checkpoint', 'runs/folder.py',
+             edits=(('        differ = [k for k in (*ARCHITECTURE, "method", "posterior")\n',
+                     '        differ = [k for k in ARCHITECTURE\n'),),
+             tests=('runs/test_bad_input.py::test_an_edited_config_is_refused_on_resume',),
+             why="config.json edited to wake-sleep resumed an AEVB checkpoint as wake-sleep"),
+    Mutation('threads_past_the_cores', 'runs/config.py',
+             edits=(('    if threads > cores:\n', '    if False:\n'),),
+             tests=('runs/test_bad_input.py::test_more_threads_than_cores_are_refused',)),
+    Mutation('parameters_loaded_without_a_finiteness_check', 'io/checkpoint.py',
+             edits=(('        if not np.isfinite(a).all():\n', '        if False:\n'),),
+             tests=('runs/test_bad_input.py::test_a_saved_model_with_nan_parameters_is_refused',)),
 ]
 NAMES = [m.name for m in MUTATIONS]
