@@ -228,7 +228,7 @@ def table(out, manifest):
                 n_train = (e["n_train"] or 50000) if fig == "figure3" else None
                 points = paper.get((fig, e["dataset"], e["n_latent"], e["method"], split,
                                     n_train), {}) if same_model else {}
-                for at in TABLE_AT + ((reached,) if reached and reached not in TABLE_AT else ()):
+                for at in sorted(set(TABLE_AT) | ({reached} if reached else set())):
                     ours = next((float(y) for x, y in zip(xs, ys) if x == at), None)
                     theirs = paper_at(points, at)
                     rows.append({"figure": fig, "dataset": e["dataset"],
