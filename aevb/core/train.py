@@ -26,6 +26,7 @@ operations, so the result is bitwise the same as with ``threads=1``.
 import contextlib
 import contextvars
 import math
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -247,8 +248,10 @@ class Trainer:
         bar = None
         if progress:
             from tqdm.auto import tqdm
+            # to a file or a pipe (a log, CI), a line a minute instead of ten a second
+            shown = "ipykernel" in sys.modules or bool(getattr(sys.stderr, "isatty", bool)())
             bar = tqdm(total=n_steps * self.M, unit="samples", unit_scale=True,
-                       dynamic_ncols=True)
+                       dynamic_ncols=True, mininterval=0.1 if shown else 60)
         try:
             for _ in range(n_steps):
                 before = self.seen

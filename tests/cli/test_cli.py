@@ -119,3 +119,12 @@ def test_evaluate_with_a_corrupt_parameter_file_is_a_clear_error(tmp_path):
     r = run_cli("evaluate", str(tmp_path))
     assert r.returncode == 2 and "is not a readable aevb parameter file" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_progress_bar_to_a_redirected_stream_does_not_flood_it(real_data_dir, tmp_path):
+    """Catches a bar that redraws ten times a second into a log file or CI's output (83 KB for
+    one run): redirected, a short run writes a few lines at most."""
+    r = run_cli("train", "--out", str(tmp_path / "r"), "--dataset", "frey", "--n-latent", "2",
+                "--budget", "3e4", "--data-dir", str(real_data_dir))
+    assert r.returncode == 0, r.stderr[-500:]
+    assert len(r.stderr) < 2000, f"{len(r.stderr)} bytes of progress bar"

@@ -549,5 +549,8 @@ MUTATIONS = [
     Mutation('parameters_loaded_without_a_finiteness_check', 'io/checkpoint.py',
              edits=(('        if not np.isfinite(a).all():\n', '        if False:\n'),),
              tests=('runs/test_bad_input.py::test_a_saved_model_with_nan_parameters_is_refused',)),
+    Mutation('progress_bar_floods_a_redirected_stream', 'core/train.py',
+             edits=(('mininterval=0.1 if shown else 60)', 'mininterval=0.1)'),),
+             tests=('cli/test_cli.py::test_a_progress_bar_to_a_redirected_stream_does_not_flood_it',)),
 ]
 NAMES = [m.name for m in MUTATIONS]
