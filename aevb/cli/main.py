@@ -210,6 +210,9 @@ def main(argv=None):
     except runs.RunError as e:
         print(f"aevb {args.command}: training failed: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:         # train and reproduce stop cleanly on their own
+        print(f"aevb {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130
     except OSError as e:               # a read-only folder, a full disk: nothing half written
         where = f" {e.filename}" if e.filename else ""
         print(f"aevb {args.command}: error: cannot write{where}: {e.strerror or e}; free some "

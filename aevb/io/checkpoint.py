@@ -28,6 +28,19 @@ class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable, or does not fit the run."""
 
 
+def why_unreadable(e):
+    """Why ``np.load`` (or the reading of what it gave) failed, in aevb's words: NumPy's own
+    message for a file that is no .npz archive advises ``allow_pickle=True``, which must
+    never be followed for a file one did not write."""
+    if isinstance(e, ValueError) and "allow_pickle" in str(e):
+        return "it is not a NumPy .npz archive"
+    if isinstance(e, (zipfile.BadZipFile, EOFError)):
+        return f"it is not a whole .npz archive ({e})"
+    if isinstance(e, KeyError):
+        return f"it lacks the entry {e}"
+    return f"{type(e).__name__}: {e}"
+
+
 def atomic_write_bytes(path, payload):
     """Write ``payload`` to ``path`` via a temporary file, fsync and rename."""
     path = Path(path)
@@ -105,7 +118,7 @@ def load_params(path):
         return enc, container(dec_type, "decoder", arrays)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise CheckpointError(f"{path} is not a readable aevb parameter file "
-                              f"({type(e).__name__}: {e})") from None
+                              f"({why_unreadable(e)})") from None
 
 
 def save(path, enc, dec, trainer_state, meta):
@@ -173,8 +186,8 @@ def load(path):
     except CheckpointError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise CheckpointError(f"{path} is not a readable aevb checkpoint ({type(e).__name__}: "
-                              f"{e}); it may be corrupt or from another program") from None
+        raise CheckpointError(f"{path} is not a readable aevb checkpoint ({why_unreadable(e)}); "
+                              f"it may be corrupt or from another program") from None
     return enc, dec, trainer_state, doc
 
 
@@ -215,7 +228,10 @@ def read_log(path, upto=None):
     path = Path(path)
     if not path.exists():
         return []
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CheckpointError(f"{path} is not UTF-8 text, so not an aevb log") from None
     lines = text.split("\n")
     torn = lines.pop()          # '' if the file ends with a newline
     records = []

@@ -119,17 +119,29 @@ class Model:
                 meta = json.loads(str(z["meta"]))
                 arrays = {k: z[k] for k in z.files if k != "meta"}
             settings = meta["settings"]
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as e:
             raise ValueError(f"{path} is not a model saved by {cls.__name__}.save "
-                             f"({type(e).__name__}: {e})") from None
+                             f"({checkpoint.why_unreadable(e)})") from None
+        if not isinstance(meta, dict) or not isinstance(settings, dict):
+            raise ValueError(f"{path} is not a model saved by {cls.__name__}.save (its meta "
+                             f"entry is not aevb's)")
         kind = meta.get("aevb_model", "VAE")
         if kind != cls.__name__:
             raise ValueError(f"{path} was saved by {kind}.save, not {cls.__name__}.save: "
                              f"load it with aevb.{kind}.load")
         enc, dec = checkpoint.load_params(path)
+        unknown = sorted(set(settings) - set(inspect.signature(cls).parameters))
+        if unknown:
+            raise ValueError(f"{path} holds settings {cls.__name__} does not take "
+                             f"({', '.join(unknown)}): it was edited by hand or written by "
+                             f"another version")
         model = cls(**settings)
-        model._set_fitted(enc, dec, meta["n_samples_seen"])
-        model._restore_state(arrays, meta)
+        try:
+            model._set_fitted(enc, dec, meta["n_samples_seen"])
+            model._restore_state(arrays, meta)
+        except (KeyError, TypeError) as e:
+            raise ValueError(f"{path} is not a whole {cls.__name__} file (it lacks {e}): it was "
+                             f"edited by hand or written by another version") from None
         return model
 
     def _saved_state(self):

@@ -206,6 +206,11 @@ def check_settings(params):
             raise ValueError(f"{what} must be {SETTINGS[name][1]}, got {value!r}")
     if "estimator" in params:
         check_estimator(params["estimator"])
+    rng = params.get("rng")
+    if not (rng is None or isinstance(rng, np.random.Generator) or _is_int(rng, 0) or (
+            isinstance(rng, (list, tuple)) and rng and all(_is_int(r, 0) for r in rng))):
+        raise ValueError(f"rng must be None, a whole number >= 0 (a seed), a list of them, or "
+                         f"a numpy.random.Generator, got {rng!r}")
     dtype = params["dtype"]
     if dtype is not None and str(np.dtype(dtype) if isinstance(dtype, (type, np.dtype))
                                  else dtype) not in ("float32", "float64"):

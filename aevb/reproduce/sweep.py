@@ -47,10 +47,14 @@ def read_manifest(out):
     if not path.is_file():
         return {"runs": {}}
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not valid JSON ({e}); move it away to start a new "
                          f"manifest (the run folders keep their state)") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("runs"), dict):
+        raise ValueError(f"{path} is not an aevb sweep manifest (a JSON object with 'runs'); "
+                         f"move it away to start a new one (the run folders keep their state)")
+    return manifest
 
 
 def write_manifest(out, manifest):

@@ -123,7 +123,10 @@ def read_config(out):
     if not path.is_file():
         raise ckpt.CheckpointError(f"{out} is not an aevb run folder (no config.json)")
     try:
-        config = json.loads(path.read_text())
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ckpt.CheckpointError(f"{path} is not UTF-8 text, so not an aevb run config") \
+            from None
     except json.JSONDecodeError as e:
         raise ckpt.CheckpointError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(config, dict):

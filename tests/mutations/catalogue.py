@@ -552,5 +552,17 @@ MUTATIONS = [
     Mutation('progress_bar_floods_a_redirected_stream', 'core/train.py',
              edits=(('mininterval=0.1 if shown else 60)', 'mininterval=0.1)'),),
              tests=('cli/test_cli.py::test_a_progress_bar_to_a_redirected_stream_does_not_flood_it',)),
+    Mutation('numpys_pickle_advice_passed_on', 'io/checkpoint.py',
+             edits=(('    if isinstance(e, ValueError) and "allow_pickle" in str(e):\n',
+                     '    if False:\n'),),
+             tests=('runs/test_bad_input.py::test_a_foreign_file_is_named_in_aevbs_words',)),
+    Mutation('negative_seed_reaches_numpy', 'models/checks.py',
+             edits=(('    if not (rng is None or isinstance(rng, np.random.Generator) or _is_int(rng, 0) or (\n',
+                     '    if not (True or (\n'),),
+             tests=('runs/test_bad_input.py::test_a_negative_seed_is_refused_in_aevbs_words',)),
+    Mutation('config_read_in_the_locale_encoding', 'runs/config.py',
+             edits=(('    except UnicodeDecodeError:\n        raise ckpt.CheckpointError(f"{path} is not UTF-8 text, so not an aevb run config")',
+                     '    except KeyError:\n        raise ckpt.CheckpointError(f"{path} is not UTF-8 text, so not an aevb run config")'),),
+             tests=('runs/test_bad_input.py::test_a_run_file_that_is_not_utf8_is_named',)),
 ]
 NAMES = [m.name for m in MUTATIONS]

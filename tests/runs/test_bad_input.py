@@ -110,3 +110,68 @@ def test_a_saved_model_with_nan_parameters_is_refused(tmp_path):
         with pytest.raises(ValueError, match="decoder.W_h (holds NaN|has dtype complex)"):
             VAE.load(tmp_path / "bad.npz")
     assert runs  # the run-folder API refuses through the same reader (aevb.io.checkpoint)
+
+
+@pytest.mark.parametrize("content, words", [
+    (b"\x89PNG\r\n\x1a\n" + bytes(200), "it is not a NumPy .npz archive"),
+    (b"PK\x03\x04 broken", "it is not a whole .npz archive"),
+], ids=["png_renamed_npz", "torn_zip"])
+def test_a_foreign_file_is_named_in_aevbs_words(tmp_path, content, words):
+    """Catches NumPy's own advice reaching the user (for a PNG renamed .npz it says to load it
+    with allow_pickle=True, which must never be done with a file one did not write)."""
+    path = tmp_path / "model.npz"
+    path.write_bytes(content)
+    with pytest.raises(ValueError, match=words) as e:
+        VAE.load(path)
+    assert "allow_pickle" not in str(e.value)
+
+
+def test_a_hand_edited_saved_model_is_refused_in_one_sentence(tmp_path):
+    """Catches a TypeError or KeyError from a saved file whose settings were edited."""
+    X = (np.random.default_rng(0).random((30, 4)) < 0.5).astype(float)
+    path = VAE(2, 3, budget=100, batch_size=10, rng=0).fit(X).save(tmp_path / "m.npz")
+    with np.load(path) as z:
+        arrays = {k: z[k] for k in z.files}
+    meta = json.loads(str(arrays["meta"]))
+    meta["settings"]["learning_rate"] = meta["settings"].pop("lr")
+    np.savez(tmp_path / "edited.npz", **{**arrays, "meta": np.array(json.dumps(meta))})
+    with pytest.raises(ValueError, match="holds settings VAE does not take \\(learning_rate\\)"):
+        VAE.load(tmp_path / "edited.npz")
+
+
+@pytest.mark.parametrize("where", ["config.json", "log.jsonl"])
+def test_a_run_file_that_is_not_utf8_is_named(trained, tmp_path, where):
+    """Catches a UnicodeDecodeError in Python's words for a run file in another encoding."""
+    out = _copy(trained, tmp_path)
+    (out / where).write_bytes((out / where).read_bytes().replace(b"{", b"\xff{", 1))
+    before = _files(out)
+    _one_sentence(aevb("train", "--resume", str(out)), where, "is not UTF-8 text")
+    assert _files(out) == before
+
+
+def test_a_negative_seed_is_refused_in_aevbs_words():
+    """Catches NumPy's SeedSequence error for rng=-1."""
+    with pytest.raises(ValueError, match="rng must be None, a whole number >= 0"):
+        VAE(2, 3, rng=-1, budget=100, batch_size=10).fit(np.zeros((20, 4)))
+
+
+def test_ctrl_c_during_evaluate_is_one_line_and_writes_nothing(trained, real_data_dir):
+    """Catches a KeyboardInterrupt traceback from ``aevb evaluate`` (it runs for minutes)."""
+    import signal
+    import time
+    proc = subprocess.Popen([sys.executable, "-m", "aevb", "evaluate", str(trained),
+                             "--estimator", "hmc", "--n-samples", "4000", "--n-points", "365",
+                             "--data-dir", str(real_data_dir)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(3)                        # past the imports, into the estimate
+        assert proc.poll() is None, proc.communicate()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert err.strip() == "aevb evaluate: interrupted; nothing was written", err
+    assert not list(trained.glob("likelihood-hmc*"))
