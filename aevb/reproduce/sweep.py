@@ -124,6 +124,9 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
     out = Path(out).absolute()
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder: choose a sweep folder")
+    if not train and not manifest_path(out).is_file():
+        raise ValueError(f"--draw-only draws from a sweep folder (one with manifest.json), and "
+                         f"{out} is not one: give the --out of a sweep")
     manifest = read_manifest(out)
     todo, n_done = [], 0
     for s in specs:

@@ -341,3 +341,15 @@ def test_the_default_sweep_folder_is_not_the_committed_results():
         ignored = subprocess.run(["git", "check-ignore", "--no-index", f"{args.out}/x"],
                                  cwd=root, capture_output=True, text=True, timeout=60)
         assert ignored.returncode == 0, f"git would track {args.out}/"
+
+
+def test_draw_only_refuses_a_folder_that_is_not_a_sweep(tmp_path):
+    """Catches --draw-only writing figures and tables into any folder it is given (a run
+    folder included)."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    proc = subprocess.run([sys.executable, "-m", "aevb", "reproduce", "all", "--draw-only",
+                           "--out", str(run)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "is not one: give the --out of a sweep" in proc.stderr
+    assert sorted(p.name for p in run.iterdir()) == ["config.json"]
