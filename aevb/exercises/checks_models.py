@@ -175,6 +175,10 @@ def gradients_a_match_finite_differences(aevb):
 
 # ---------------------------------------------------------------- 9. Adagrad
 LR, G0, EPS = 0.1, 0.01, 1e-8
+# eps inside the square root, sqrt(G + eps), is as right as sqrt(G) + eps: it moves an update
+# by at most eps / (2 sqrt(G)) relatively, 5e-7 at G = G0. The mistakes below move it by 10 %
+# and more, so updates are compared at 1e-6.
+ADAGRAD_TOL = 1e-6
 
 
 @check("adagrad")
@@ -185,7 +189,7 @@ def one_adagrad_step(aevb):
     p = p0.copy()
     aevb.core.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=0).step([p], [g])
     compare("adagrad", "the first update theta_1 - theta_0", p - p0,
-            -LR * g / (np.sqrt(G0 + g * g) + EPS), tol=1e-9, alternatives=[
+            -LR * g / (np.sqrt(G0 + g * g) + EPS), tol=ADAGRAD_TOL, alternatives=[
                 ("the accumulator used before adding g^2 (G <- G + g^2 comes first)",
                  -LR * g / (np.sqrt(G0) + EPS)),
                 ("no square root of the accumulator", -LR * g / (G0 + g * g + EPS)),
@@ -205,7 +209,7 @@ def adagrad_accumulates_over_steps(aevb):
         G = G + g * g
         want = want - LR * g / (np.sqrt(G) + EPS)
         stale = stale - LR * g / (np.sqrt(G0 + g * g) + EPS)
-    compare("adagrad", "theta after three steps", p, want, tol=1e-9, alternatives=[
+    compare("adagrad", "theta after three steps", p, want, tol=ADAGRAD_TOL, alternatives=[
         ("the accumulator is reset every step instead of summing all past g^2", stale)])
     compare("adagrad", "the accumulator G kept in self.state after three steps",
             opt.state[0][0], G, tol=1e-12, hint="keep G in the state so that a run can resume")
@@ -225,6 +229,6 @@ def adagrad_warmup_only_accumulates(aevb):
     opt.step([p], [gs[2].copy()])
     G = G0 + (gs * gs).sum(0)
     compare("adagrad", "the first update after the warm-up", p - p0,
-            -LR * gs[2] / (np.sqrt(G) + EPS), tol=1e-9, alternatives=[
+            -LR * gs[2] / (np.sqrt(G) + EPS), tol=ADAGRAD_TOL, alternatives=[
                 ("the warm-up steps did not add their g^2 to the accumulator",
                  -LR * gs[2] / (np.sqrt(G0 + gs[2] ** 2) + EPS))])

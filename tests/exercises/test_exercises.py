@@ -14,6 +14,7 @@
 """
 import json
 import py_compile
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -170,6 +171,42 @@ def test_one_exercise_solved_by_hand_passes_alone(tmp_path):
             assert all(r.passed for r in rs), [(r.check.id, r.message) for r in rs]
         else:
             assert not any(r.passed for r in rs), name
+
+
+def test_adagrad_with_eps_inside_the_square_root_is_accepted(tmp_path):
+    """Catches a tolerance tighter than the formula allows: sqrt(G + eps) is as right as
+    sqrt(G) + eps, and was refused with "got -0.061781864, expected -0.061781864"."""
+    E.make(tmp_path)
+    inside = ADAGRAD_BY_HAND[:-1] + [
+        "            p[...] = p - self.lr * g / np.sqrt(acc + self.eps)"]
+    _solve(tmp_path, "core/optim.py", '"exercise 9 (adagrad)', [inside])
+    rs = _by_exercise(E.run_checks(E.load_package(tmp_path), ["adagrad"]))["adagrad"]
+    assert all(r.passed for r in rs), [(r.check.id, r.message) for r in rs]
+
+
+def test_a_failure_prints_enough_digits_to_see_the_difference():
+    """Catches "got -0.061781864, expected -0.061781864": the two numbers must differ as shown."""
+    from aevb.exercises.registry import compare
+    with pytest.raises(E.ExerciseFailure) as e:
+        compare("adagrad", "a value", np.array([-0.0617818641234]),
+                np.array([-0.0617818643210]), tol=1e-12)
+    got, expected = e.value.args[0].split("got ")[1].split(", expected ")
+    assert got != expected.split(" ")[0], e.value.args[0]
+
+
+def test_a_later_exercise_names_the_earlier_one_to_fix(reference_copy, tmp_path):
+    """Catches "compare your code with the equation term by term" for exercise 7 when its
+    checks fail only because exercise 2 (tanh, which the encoder calls) is wrong."""
+    root = tmp_path / "student"
+    shutil.copytree(reference_copy / "aevb", root / "aevb")
+    layers = root / "aevb" / "core" / "layers.py"
+    layers.write_text(layers.read_text().replace("return dout * (1.0 - h * h)",
+                                                 "return -dout * (1.0 - h * h)"))
+    rs = E.run_checks(E.load_package(root), ["estimator_b"])
+    failed = [r for r in rs if not r.passed]
+    assert failed, "exercise 7's checks do not notice a wrong tanh backward"
+    assert all(r.message.startswith("exercise 7 (estimator_b) fails because exercise 2 (tanh) "
+                                    "does: fix it first.") for r in failed), failed[0].message
 
 
 # ---------------------------------------------------------------------- the command

@@ -564,5 +564,19 @@ MUTATIONS = [
              edits=(('    except UnicodeDecodeError:\n        raise ckpt.CheckpointError(f"{path} is not UTF-8 text, so not an aevb run config")',
                      '    except KeyError:\n        raise ckpt.CheckpointError(f"{path} is not UTF-8 text, so not an aevb run config")'),),
              tests=('runs/test_bad_input.py::test_a_run_file_that_is_not_utf8_is_named',)),
+    Mutation('exercise_blame_not_passed_on', 'exercises/registry.py',
+             edits=(('        culprit = next((n for n in ex.needs if not passes(n)), None)\n',
+                     '        culprit = None\n'),),
+             tests=('exercises/test_exercises.py::'
+                    'test_a_later_exercise_names_the_earlier_one_to_fix',)),
+    Mutation('exercise_failure_with_too_few_digits', 'exercises/registry.py',
+             edits=(('    d = next((d for d in range(8, 17) if f"{got[i]:.{d}g}" != f"{want[i]:.{d}g}"), 17)\n',
+                     '    d = 8\n'),),
+             tests=('exercises/test_exercises.py::'
+                    'test_a_failure_prints_enough_digits_to_see_the_difference',)),
+    Mutation('adagrad_check_tighter_than_the_formula', 'exercises/checks_models.py',
+             edits=(('ADAGRAD_TOL = 1e-6\n', 'ADAGRAD_TOL = 1e-9\n'),),
+             tests=('exercises/test_exercises.py::'
+                    'test_adagrad_with_eps_inside_the_square_root_is_accepted',)),
 ]
 NAMES = [m.name for m in MUTATIONS]
