@@ -162,7 +162,7 @@ def cmd_evaluate(args):
     res = runs.evaluate_likelihood(
         args.run_dir, args.estimator, splits=args.splits, n_points=args.n_points,
         n_samples=args.n_samples, paper=args.paper, seed=args.seed, data_dir=args.data_dir,
-        download=False if args.offline else None)
+        download=False if args.offline else None, echo=lambda text: print(text, flush=True))
     for split, r in res["splits"].items():
         elbo = (f"; ELBO {r['elbo_mean']:.2f}, {r['elbo_draws']} draws per point"
                 if "elbo_mean" in r else "")

@@ -81,7 +81,8 @@ def load_run(out):
 
 
 def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
-                        n_samples=None, paper=False, seed=0, data_dir=None, download=None):
+                        n_samples=None, paper=False, seed=0, data_dir=None, download=None,
+                        echo=None):
     """Estimate log p(x) on the first ``n_points`` of each split; write likelihood-EST[-paper].json.
 
     ``estimator`` is ``is`` (importance sampling, K = ``n_samples``, default
@@ -90,7 +91,8 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
     binarized once with a seed (the test set exactly as during training).
     For an MCEM run (no encoder) one chain of each training point starts
     from MCEM's own chain for it and the others from the prior; test points
-    have no such chain, so all of theirs start from the prior.
+    have no such chain, so all of theirs start from the prior. ``echo`` (``print`` on the
+    command line) is told when each split starts, with what it will do.
     """
     from ..inference import likelihood as LK
     if estimator not in ("is", "hmc"):
@@ -127,6 +129,11 @@ def evaluate_likelihood(out, estimator="is", *, splits=("test",), n_points=1000,
             data = data.with_binarization("fixed", rng=[config["seed"], 4])
         x = data.to_float(np.float64)
         t0 = time.perf_counter()
+        if echo is not None:
+            what = (f"importance sampling, K = {n_samples or 5000}" if estimator == "is" else
+                    f"Appendix D, {LK.PAPER['n_samples'] if paper else n_samples or 1000} "
+                    f"posterior samples each")
+            echo(f"{split}: estimating log p(x) of {len(x)} points ({what}) ...")
         if estimator == "is":
             est = LK.importance_sampled(enc, dec, x, n_samples or 5000, rng, sigmoid)
         else:
