@@ -507,9 +507,9 @@ MUTATIONS = [
               ('    if last > seen + int(config.get("checkpoint_every") or 0):\n',
                '    if False:\n'),
              ),
-             tests=('reproduce/test_reproduce.py::'
-                    'test_extending_the_committed_curves_refuses_and_changes_nothing',
-                    'runs/test_runs.py::test_resume_refuses_a_log_its_checkpoint_cannot_restore'),
+             tests=('runs/test_runs.py::test_resume_refuses_a_log_its_checkpoint_cannot_restore',
+                    'reproduce/test_reproduce.py::'
+                    'test_extending_the_committed_curves_refuses_and_changes_nothing'),
              why="the README's extend-a-panel command replaced a committed 10^7 curve"),
     Mutation('memory_never_checked', 'models/checks.py',
              edits=(
