@@ -15,6 +15,7 @@ parameter id.
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -75,12 +76,22 @@ def _run_on_a_copy(tmp_path, mutation, tests):
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
            "-p", "mutant_check", *[str(TESTS / t) for t in tests]]
     label = mutation.name if mutation else "the unmutated copy"
-    try:        # cwd is not the checkout, so '' on sys.path cannot import the original
-        proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=TIMEOUT)
+    # cwd is not the checkout, so '' on sys.path cannot import the original. The child leads a
+    # session of its own, so that a timeout ends what it started too (a sweep and its workers).
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         pytest.fail(f"{label}: its tests did not finish in {TIMEOUT} s")
-    out = proc.stdout + proc.stderr
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)       # anything it left running
+        except ProcessLookupError:
+            pass
+    out = stdout + stderr
     tail = "\n".join(out.splitlines()[-15:])
     assert imported.is_file(), f"{label}: the child never started its session:\n{tail}"
     assert Path(imported.read_text()).resolve() == (copy / "aevb" / "__init__.py").resolve(), \
