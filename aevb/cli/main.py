@@ -21,9 +21,7 @@ from ..io.checkpoint import CheckpointError
 from ..methods import FULL_VB_SETTINGS as FULL_VB
 from ..methods import METHODS
 from ..version import __version__
-from .types import (budget as _budget, finite_float as _finite_float,
-                    positive_float as _positive_float, positive_int as _positive_int,
-                    seed as _seed, whole_number as _whole_number)
+from . import types as argtypes
 
 # Modules that add a subcommand of their own: each defines ``add_parser(subparsers)``,
 # which adds its parser and sets ``func`` (args -> exit status) with set_defaults.
@@ -55,33 +53,33 @@ def build_parser():
     t.add_argument("--posterior", choices=POSTERIORS, default=S,
                    help="q(z|x) for --method aevb: gaussian (default, the paper's) or a "
                    "Section 2.4 family, trained with estimator A")
-    t.add_argument("--theta-draws", type=_positive_int, default=S, metavar="S",
+    t.add_argument("--theta-draws", type=argtypes.positive_int, default=S, metavar="S",
                    help="full-vb: theta draws per minibatch (default 1; M is Algorithm 2's "
                    "one per datapoint, M times the cost)")
-    t.add_argument("--init-logvar", type=_finite_float, default=S,
+    t.add_argument("--init-logvar", type=argtypes.finite_float, default=S,
                    help="full-vb: initial log sigma_theta^2 (default -10)")
-    t.add_argument("--logvar-lr", type=_positive_float, default=S,
+    t.add_argument("--logvar-lr", type=argtypes.positive_float, default=S,
                    help="full-vb: Adagrad step size for log sigma_theta^2 (default: --lr)")
-    t.add_argument("--n-train", type=_positive_int, default=S, metavar="N",
+    t.add_argument("--n-train", type=argtypes.positive_int, default=S, metavar="N",
                    help="train on the first N training images only (Figure 3: 1000)")
-    t.add_argument("--n-latent", type=_positive_int, default=S, help="J (N_z); default 20")
-    t.add_argument("--n-hidden", type=_positive_int, default=S,
+    t.add_argument("--n-latent", type=argtypes.positive_int, default=S, help="J (N_z); default 20")
+    t.add_argument("--n-hidden", type=argtypes.positive_int, default=S,
                    help="H; default 500 for mnist, 200 for frey (Section 5)")
     t.add_argument("--estimator", choices=ESTIMATORS, default=S,
                    help="eq. 6 (A) or eq. 7/10 (B, default)")
-    t.add_argument("--n-mc-samples", type=_positive_int, default=S, help="L; default 1")
-    t.add_argument("--batch-size", type=_positive_int, default=S, help="M; default 100")
+    t.add_argument("--n-mc-samples", type=argtypes.positive_int, default=S, help="L; default 1")
+    t.add_argument("--batch-size", type=argtypes.positive_int, default=S, help="M; default 100")
     t.add_argument("--optimizer", choices=("adagrad", "sgd", "adam"), default=S,
                    help="default: adagrad")
-    t.add_argument("--lr", type=_positive_float, default=S,
+    t.add_argument("--lr", type=argtypes.positive_float, default=S,
                    help="global step size; default 0.01 for mnist, 0.02 for frey")
-    t.add_argument("--adagrad-warmup", type=_whole_number, default=S, metavar="STEPS",
+    t.add_argument("--adagrad-warmup", type=argtypes.whole_number, default=S, metavar="STEPS",
                    help="Adagrad's first steps that only accumulate g^2 (the authors' code); "
                    "default 100, 0 for plain Adagrad")
     budget = t.add_mutually_exclusive_group()
-    budget.add_argument("--budget", type=_budget, default=None,
+    budget.add_argument("--budget", type=argtypes.budget, default=None,
                         help="total training samples evaluated (Figure 2's x axis); default 1e6")
-    budget.add_argument("--epochs", type=_positive_int, default=None)
+    budget.add_argument("--epochs", type=argtypes.positive_int, default=None)
     t.add_argument("--binarize", choices=D.BINARIZE, default=S,
                    help="MNIST: how grey levels become binary pixels; default dynamic")
     t.add_argument("--full-train", action="store_true", default=S,
@@ -92,8 +90,8 @@ def build_parser():
                    help="drop the MAP prior on the weights")
     t.add_argument("--dtype", choices=("float64", "float32"), default=S,
                    help="default float64; float32 is about twice as fast")
-    t.add_argument("--seed", type=_seed, default=S, help="default 0")
-    t.add_argument("--checkpoint-every", type=_positive_int, default=S,
+    t.add_argument("--seed", type=argtypes.seed, default=S, help="default 0")
+    t.add_argument("--checkpoint-every", type=argtypes.positive_int, default=S,
                    help="training samples between checkpoints; default 1e5")
     t.add_argument("--data-dir", default=None, help="folder with the dataset files "
                    "(else $AEVB_DATA_DIR, else the default folder: README, \"Where the data are looked for\")")
@@ -103,7 +101,7 @@ def build_parser():
     t.add_argument("--debug-nans", action="store_true",
                    help="make NumPy raise at the first overflow or invalid operation")
     t.add_argument("--no-progress", action="store_true")
-    t.add_argument("--threads", type=_positive_int, default=1,
+    t.add_argument("--threads", type=argtypes.positive_int, default=1,
                    help="cores to use: 1 (default) = one BLAS thread, updates in turn; N >= 2 "
                    "= N-1 BLAS threads and the decoder's update on a helper thread")
 
@@ -112,13 +110,13 @@ def build_parser():
     e.add_argument("run_dir", metavar="RUN_DIR")
     e.add_argument("--estimator", choices=("is", "hmc"), default="is")
     e.add_argument("--splits", nargs="+", choices=("train", "test"), default=["test"])
-    e.add_argument("--n-points", type=_positive_int, default=1000,
+    e.add_argument("--n-points", type=argtypes.positive_int, default=1000,
                    help="first N points of each split (the paper: 1000)")
-    e.add_argument("--n-samples", type=_positive_int, default=None,
+    e.add_argument("--n-samples", type=argtypes.positive_int, default=None,
                    help="K for is (default 5000); posterior samples for hmc (default 1000)")
     e.add_argument("--paper", action="store_true",
                    help="hmc: the paper's settings (50 samples, 4 leapfrog steps, a KDE)")
-    e.add_argument("--seed", type=_seed, default=0)
+    e.add_argument("--seed", type=argtypes.seed, default=0)
     e.add_argument("--data-dir", default=None)
     e.add_argument("--offline", action="store_true", help="never download")
 

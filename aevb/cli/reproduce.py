@@ -3,7 +3,7 @@ import os
 
 from ..reproduce.spec import DTYPE, FIGURES, check_choices
 from ..reproduce.sweep import DEFAULT_OUT
-from .types import budget as _budget, positive_int as _positive_int
+from . import types as argtypes
 
 
 def add_parser(subparsers):
@@ -14,18 +14,18 @@ def add_parser(subparsers):
     r.add_argument("--out", default=DEFAULT_OUT,
                    help=f"sweep folder (default: ./{DEFAULT_OUT}; the committed results were "
                    f"made with --out results)")
-    r.add_argument("--budget", type=_budget, default=None,
+    r.add_argument("--budget", type=argtypes.budget, default=None,
                    help="training samples per curve (default: the paper's: 1e8 for Figure 2, "
                    "6e7 for Figure 3, 1e7 for the models of Figures 4 and 5)")
     r.add_argument("--datasets", nargs="+", default=None, metavar="NAME", help="mnist, frey")
-    r.add_argument("--n-latent", nargs="+", type=_positive_int, default=None, metavar="N_Z")
+    r.add_argument("--n-latent", nargs="+", type=argtypes.positive_int, default=None, metavar="N_Z")
     r.add_argument("--methods", nargs="+", default=None, metavar="METHOD",
                    help="aevb, wake-sleep, mcem")
-    r.add_argument("--n-hidden", type=_positive_int, default=None,
+    r.add_argument("--n-hidden", type=argtypes.positive_int, default=None,
                    help="override the paper's hidden units (quick trials only)")
     r.add_argument("--dtype", choices=("float32", "float64"), default=DTYPE,
                    help="default float32 (about twice as fast as float64)")
-    r.add_argument("--checkpoint-every", type=_positive_int, default=None,
+    r.add_argument("--checkpoint-every", type=argtypes.positive_int, default=None,
                    help="training samples between checkpoints (default 1e6, or 1/10 of the "
                    "budget if smaller): at most this much is lost per run if killed")
     r.add_argument("--jobs", type=int, default=None,
