@@ -159,10 +159,12 @@ def test_ctrl_c_during_evaluate_is_one_line_and_writes_nothing(trained, real_dat
     """Catches a KeyboardInterrupt traceback from ``aevb evaluate`` (it runs for minutes)."""
     import signal
     import time
+    # SIGINT as a terminal delivers it: a child of a background job inherits it ignored
     proc = subprocess.Popen([sys.executable, "-m", "aevb", "evaluate", str(trained),
                              "--estimator", "hmc", "--n-samples", "4000", "--n-points", "365",
                              "--data-dir", str(real_data_dir)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         time.sleep(3)                        # past the imports, into the estimate
         assert proc.poll() is None, proc.communicate()
