@@ -47,10 +47,6 @@ class Method:
     summary: str
     uses_estimator: bool = True     # trains with an SGVB estimator (estimator, L)
 
-    @property
-    def has_encoder(self):
-        return self.model.has_encoder
-
 
 METHODS = {m.name: m for m in (
     Method("aevb", VAE, "Algorithm 1 (the default)"),
@@ -87,10 +83,6 @@ def check_method(config):
         raise ValueError(f"--estimator and --n-mc-samples mean nothing for --method {method}: "
                          f"it does not use an SGVB estimator to train; drop them")
     return config
-
-
-def has_encoder(config):
-    return get(config.get("method", "aevb")).has_encoder
 
 
 def model_from_config(config):

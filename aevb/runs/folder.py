@@ -318,8 +318,8 @@ def resume(out, *, budget=None, data_dir=None, download=None, echo=print, thread
 
 def _resume(out, lock, budget, data_dir, download, echo, threads):
     """:func:`resume` with the lock held: the Run, or None to start the run over."""
-    config = read_config(out)                 # again, now that no other process writes it
-    check_resumable(out)
+    config = read_config(out)                 # again, now that no other process writes it:
+    check_resumable(out)                      # resume's checks ran before the lock was taken
     if not (out / "checkpoint.npz").is_file():
         return None
     enc, dec, state, meta = ckpt.load(out / "checkpoint.npz")

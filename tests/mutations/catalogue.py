@@ -578,5 +578,9 @@ MUTATIONS = [
              edits=(('ADAGRAD_TOL = 1e-6\n', 'ADAGRAD_TOL = 1e-9\n'),),
              tests=('exercises/test_exercises.py::'
                     'test_adagrad_with_eps_inside_the_square_root_is_accepted',)),
+    Mutation('a_private_name_across_subpackages', 'inference/posterior.py',
+             edits=(('from ..core.train import Trainer\n',
+                     'from ..core.train import _HELPER, Trainer  # noqa: F401\n'),),
+             tests=('test_package.py::test_no_private_name_is_imported_from_another_subpackage',)),
 ]
 NAMES = [m.name for m in MUTATIONS]
