@@ -34,7 +34,7 @@ extensions = [
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "generated/results", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "generated/results", "generated/runs.md", "generated/bench.md", "Thumbs.db", ".DS_Store"]
 # Every cross-reference must resolve (a docstring's :func:`name` included); the standard
 # library and NumPy have no pages here (no intersphinx: the build makes no downloads).
 nitpicky = True
@@ -42,7 +42,7 @@ nitpick_ignore_regex = [("py:class", r"(pathlib|argparse|numpy|np|os|json|concur
 
 # -- the notebooks (MyST-NB) ---------------------------------------------------------------
 os.environ.setdefault("AEVB_QUICK", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures as images
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_name, "1")
 nb_execution_mode = "off" if os.environ.get("AEVB_DOCS_NOTEBOOKS") == "off" else "force"
