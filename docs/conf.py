@@ -34,7 +34,8 @@ extensions = [
 ]
 
 root_doc = "index"
-exclude_patterns = ["_build", "generated/results", "generated/runs.md", "generated/bench.md", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "generated/results", "generated/runs.md", "generated/bench.md",
+                    "generated/horizon.md", "Thumbs.db", ".DS_Store"]
 # Every cross-reference must resolve (a docstring's :func:`name` included); the standard
 # library and NumPy have no pages here (no intersphinx: the build makes no downloads).
 nitpicky = True

@@ -9,6 +9,7 @@ Written into ``docs/generated/`` (kept out of git) when the builder starts:
   pages; ``generated/results`` points at the repository's ``results/`` so that a notebook that
   reads ``../results`` finds it as it does in the repository;
 - ``runs.md``: every run of ``results/manifest.json`` with how far it got and its clock;
+- ``horizon.md``: the log records past 10^7 samples of the runs that went that far;
 - ``bench.md``: the tables of ``benchmarks/results.json``.
 
 A file is rewritten only when its text changes.
@@ -178,6 +179,29 @@ def write_runs():
     _write(OUT / "runs.md", text)
 
 
+def _samples(n):
+    """10^7, 2 x 10^7, ... as the rest of the site writes them."""
+    exponent = len(str(int(n))) - 1
+    lead = int(n) / 10**exponent
+    return f"10^{exponent}" if lead == 1 else f"{lead:g} x 10^{exponent}"
+
+
+def write_horizon():
+    """The records past 10^7 samples of every run that went that far, read from its log."""
+    manifest = json.loads((ROOT / "results" / "manifest.json").read_text(encoding="utf-8"))
+    rows = ["| run | samples | train bound | test bound |", "|---|---|---|---|"]
+    for name, run in sorted(manifest["runs"].items()):
+        if run["samples"] <= 10**7 or run["figures"] == ["figure3"]:
+            continue
+        log = ROOT / "results" / "runs" / name / "log.jsonl"
+        for line in log.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line) if line.strip() else None
+            if rec and rec["samples"] >= 10**7 and rec.get("test_bound") is not None:
+                rows.append(f"| `{name}` | {_samples(rec['samples'])} | {rec['train_bound']:.1f} | "
+                            f"{rec['test_bound']:.1f} |")
+    _write(OUT / "horizon.md", "\n".join(rows) + "\n")
+
+
 def write_bench():
     r = json.loads((ROOT / "benchmarks" / "results.json").read_text(encoding="utf-8"))
     m = r["machine"]
@@ -219,6 +243,7 @@ def generate(app):
     modules = write_api()
     write_notebooks(modules)
     write_runs()
+    write_horizon()
     write_bench()
 
 
