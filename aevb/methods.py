@@ -5,21 +5,23 @@ all read :data:`METHODS`; each entry names the model class that trains it
 (:mod:`aevb.models`, whose :meth:`~aevb.models.base.Model.make_trainer` gives
 the trainer) and says what a run of it logs:
 
-* ``aevb``: Algorithm 1 (:class:`aevb.VAE`), or with ``posterior`` other than
-  ``gaussian`` the Section 2.4 families with estimator A. Logs the SGVB bound
-  on the first 10,000 training points and on the test set.
-* ``wake-sleep``: the paper's baseline (:class:`aevb.WakeSleep`). Logs the
-  same SGVB bound (estimator B, fresh noise) with its encoder, which is what
+* ``aevb``: Algorithm 1 (:class:`aevb.VAE <aevb.models.vae.VAE>`), or with
+  ``posterior`` other than ``gaussian`` the Section 2.4 families with
+  estimator A. Logs the SGVB bound on the first 10,000 training points and on
+  the test set.
+* ``wake-sleep``: the paper's baseline
+  (:class:`aevb.WakeSleep <aevb.models.wakesleep.WakeSleep>`). Logs the same
+  SGVB bound (estimator B, fresh noise) with its encoder, which is what
   Figure 2 plots for it.
-* ``mcem``: Monte Carlo EM, Appendix E (:class:`aevb.MCEM`). It has no
-  encoder, so it has no bound to log: at each evaluation it logs the
+* ``mcem``: Monte Carlo EM, Appendix E (:class:`aevb.MCEM <aevb.models.mcem.MCEM>`). It has
+  no encoder, so it has no bound to log: at each evaluation it logs the
   Appendix D estimate of log p(x) (:func:`aevb.baselines.mcem.log_likelihood`,
   the paper's settings: 50 HMC samples, 4 leapfrog steps, a kernel density)
   on the first ``MCEM_EVAL_POINTS`` training and test points, as
   ``train_log_px`` / ``test_log_px``; ``aevb evaluate --estimator hmc`` gives
   it on 1,000 points.
-* ``full-vb``: Appendix F (:class:`aevb.FullVB`). Logs the eq. 14 bound per
-  datapoint on the training points (the expected bound minus
+* ``full-vb``: Appendix F (:class:`aevb.FullVB <aevb.models.fullvb.FullVB>`). Logs the eq. 14
+  bound per datapoint on the training points (the expected bound minus
   KL(q(theta) || p(theta)) / N) as ``train_bound`` and the expected bound on
   the test set as ``test_bound``; ``train_expected`` is the expected bound on
   the training points, the number to set beside AEVB's train bound.
@@ -48,6 +50,9 @@ class Method:
     uses_estimator: bool = True     # trains with an SGVB estimator (estimator, L)
 
 
+#: Every training method by name (``aevb train --method``): one :class:`Method` each.
+#:
+#: :meta hide-value:
 METHODS = {m.name: m for m in (
     Method("aevb", VAE, "Algorithm 1 (the default)"),
     Method("wake-sleep", WakeSleep, "the paper's baseline", uses_estimator=False),

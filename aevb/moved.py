@@ -9,8 +9,10 @@ import sys
 
 from .version import __version__
 
-# Where the modules of aevb 0.1 and 0.2 went: importing an old name (or reading it as an
-# attribute) gives one sentence that names the new place, instead of a bare error.
+#: Where the modules of aevb 0.1 and 0.2 went: importing an old name (or reading it as an
+#: attribute) gives one sentence that names the new place, instead of a bare error.
+#:
+#: :meta hide-value:
 MOVED = {
     **{f"aevb.{m}": f"aevb.core.{m}" for m in ("distributions", "gradcheck", "layers",
                                                "networks", "optim", "sgvb", "train")},
@@ -58,7 +60,7 @@ if not any(isinstance(f, _MovedModules) for f in sys.meta_path):
 
 
 def module_getattr(name):
-    """``aevb.__getattr__``: an old module name as an attribute gets :func:`_moved`'s sentence."""
+    """``aevb.__getattr__``: an old module name as an attribute gets ``_moved``'s sentence."""
     if f"aevb.{name}" in MOVED:
         raise AttributeError(_moved(f"aevb.{name}"))
     raise AttributeError(f"module 'aevb' has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 For an image x in [0, 1]^m, a classifier f and a target label l != f(x), the
 paper looks for the smallest r with f(x + r) = l and x + r in [0, 1]^m. It
-approximates it by minimizing, for a penalty c > 0,
+approximates it by minimizing, for a penalty c > 0::
 
     c |r| + loss_f(x + r, l)   subject to   x + r in [0, 1]^m,
 
@@ -14,12 +14,12 @@ Here:
   "L-BFGS-B", bounds=[(0, 1)] * m)`` over x' = x + r, the gradient by hand
   (:func:`aevb.adversarial.classifier.input_gradient`). **Departure**: the penalty is
   c ||r||^2 (squared Euclidean norm), smooth at r = 0 where L-BFGS starts,
-  instead of the paper's unsquared |r|;
+  instead of the paper's unsquared ``|r|``;
 * :func:`attack`: the line search over c (powers of 10, then bisection in
   log c), keeping the successful x' of least distortion; every result is
   verified: ``predict(x') == l`` and x' in [0, 1]^m;
 * :func:`distortion`: the paper's measure sqrt(sum (x' - x)^2 / n);
-* :func:`add_parser`: the ``aevb adversarial`` command (tables in
+* :func:`aevb.cli.adversarial.add_parser`: the ``aevb adversarial`` command (tables in
   :mod:`aevb.adversarial.tables`).
 
 Larger c means a smaller perturbation; the search wants the *largest* c that

@@ -42,7 +42,7 @@ Choices where the paper is silent or ambiguous:
 MCEM has no encoder, so it has no variational bound: measure it by its
 marginal likelihood (:func:`log_likelihood`, the Appendix D estimator with
 chains started from the persistent ones or from the prior).
-:class:`aevb.MCEM` is the user-facing object.
+:class:`aevb.MCEM <aevb.models.mcem.MCEM>` is the user-facing object.
 """
 import math
 
@@ -159,7 +159,8 @@ class MCEMTrainer(Trainer):
         return self.n_accepted / max(self.n_transitions, 1)
 
     def check_finite(self):
-        """Raise :class:`NonFiniteError` if the decoder, the optimizer or the chains hold NaN or inf."""
+        """Raise :class:`~aevb.core.train.NonFiniteError` if the decoder, the optimizer or the
+        chains hold NaN or inf."""
         names = [f"decoder.{n}" for n in self.dec.names()] + ["chains z", "step sizes"]
         arrays = self.dec.arrays() + [self.z, self.step_size]
         bad = next((n for n, a in zip(names, arrays) if not np.isfinite(a).all()), None)

@@ -18,8 +18,8 @@ does not: the wake phase is the bound's gradient in theta (the bound is
 model's own posterior in the wrong direction, KL(p || q) averaged over
 dreams, instead of KL(q || p) averaged over the data, so no single function
 has both updates as its gradient. What Figure 2 plots for it is the ordinary
-SGVB bound of its encoder and decoder (:meth:`aevb.VAE.score`;
-:class:`aevb.WakeSleep` is the user-facing object).
+SGVB bound of its encoder and decoder (:meth:`aevb.VAE.score <aevb.models.vae.VAE.score>`;
+:class:`aevb.WakeSleep <aevb.models.wakesleep.WakeSleep>` is the user-facing object).
 
 The noise (eps for the wake phase, z and the uniforms or normals of the
 dreams) is an argument of every function checked by finite differences, as

@@ -1,5 +1,5 @@
 """The ``aevb`` command: ``train`` (Algorithm 1), ``evaluate`` (log p(x)), ``data``, and the
-subcommands of :data:`EXTENSIONS` (``reproduce``, ``adversarial``, ``exercises``).
+subcommands of ``EXTENSIONS`` (``reproduce``, ``adversarial``, ``exercises``).
 
 ``aevb train --out RUN_DIR`` starts a run; ``aevb train --resume RUN_DIR``
 continues one from its last checkpoint (:mod:`aevb.runs` describes the

@@ -78,7 +78,7 @@ def sigmoid(x):
 def sigmoid_from_exp(x, e):
     """``sigmoid(x)`` given ``e = exp(-|x|)`` (in [0, 1], so nothing overflows).
 
-    ``s = e / (1 + e)`` is sigmoid(-|x|): the answer where x < 0, with full
+    ``s = e / (1 + e)`` is ``sigmoid(-|x|)``: the answer where x < 0, with full
     relative precision in that tail, and ``1 - s`` where x >= 0. Both cases
     are computed as ``s + [x >= 0] * (1 - 2 s)`` rather than selected per
     element (``np.where``), which is several times slower when the signs of

@@ -75,7 +75,7 @@ class Optimizer:
     def first_non_finite(self):
         """Index of the first parameter array whose state holds NaN or infinity, else None.
 
-        A float32 accumulator of g^2 overflows to infinity when |g| > 1.8e19;
+        A float32 accumulator of g^2 overflows to infinity when ``|g| > 1.8e19``;
         the parameters it serves then freeze without any NaN appearing, so
         :class:`aevb.core.train.Trainer` checks this before every checkpoint.
         """
@@ -101,7 +101,7 @@ class Adagrad(Optimizer):
     **Warm-up** (``warmup`` steps, 100 by default): the first steps only add
     g^2 to G and leave the parameters alone, as the authors' 2014 code did.
     Without it the first updates of a freshly initialized VAE are each about
-    ``lr`` per parameter (G is still 0.01 while |g| is large). With it, G
+    ``lr`` per parameter (G is still 0.01 while ``|g|`` is large). With it, G
     starts near 100 E[g^2] for every coordinate whose gradient is steady, and
     the first updates are about ``lr / 10``. The paper does not mention it;
     it is a departure from a plain reading of "Adagrad" that the authors'

@@ -1,5 +1,7 @@
 """Algorithm 1: the minibatch AEVB loop.
 
+In outline::
+
     repeat
         X_M <- random minibatch of M datapoints
         eps <- L random draws from p(eps) = N(0, I) per datapoint
@@ -7,8 +9,8 @@
         theta, phi <- update with g (Adagrad in the paper)
     until the budget of training samples is spent
 
-The loop knows nothing about the :class:`aevb.VAE` object or the command line;
-it updates the parameter containers in place and calls ``callback`` at the
+The loop knows nothing about the :class:`aevb.VAE <aevb.models.vae.VAE>` object or
+the command line; it updates the parameter containers in place and calls ``callback`` at the
 evaluation points, which are counted in training samples evaluated (the x
 axis of the paper's Figure 2).
 
@@ -154,15 +156,16 @@ class Trainer:
     def minibatch_step(self):
         """One pass of Algorithm 1's loop body; returns the minibatch's bounds (M,).
 
-        A non-finite objective raises :class:`NonFiniteError` before anything
-        is updated. The decoder's update starts before the encoder's backward
-        pass, so an error raised later in the step (a FloatingPointError under
+        A non-finite objective raises :class:`~aevb.core.train.NonFiniteError`
+        before anything is updated. The decoder's update starts before the
+        encoder's backward pass, so an error raised later in the step (a FloatingPointError under
         ``np.errstate(... = "raise")``, as with ``aevb train --debug-nans``)
         leaves the decoder updated and the encoder not; :mod:`aevb.runs` then
         keeps the last checkpoint on disk and writes nothing from memory.
 
         A method that trains the same encoder and decoder with another
-        objective overrides :meth:`draw_noise` and :meth:`objective` only
+        objective overrides :meth:`~aevb.core.train.Trainer.draw_noise` and
+        :meth:`~aevb.core.train.Trainer.objective` only
         (:class:`aevb.inference.posterior.PosteriorTrainer`).
         """
         J = self.enc.W_mean.shape[1]
@@ -275,12 +278,13 @@ class Trainer:
         return True
 
     def check_finite(self):
-        """Raise :class:`NonFiniteError` if a parameter or the optimizer's state is NaN or infinite.
+        """Raise :class:`~aevb.core.train.NonFiniteError` if a parameter or the optimizer's state
+        is NaN or infinite.
 
         The objective is checked at every step; this catches what it cannot
         see, such as an Adagrad accumulator overflowed to infinity, which
-        freezes its parameters silently. :meth:`run` calls it before every
-        checkpoint, so a checkpoint never holds a broken state.
+        freezes its parameters silently. :meth:`~aevb.core.train.Trainer.run`
+        calls it before every checkpoint, so a checkpoint never holds a broken state.
         """
         arrays = self.enc.arrays() + self.dec.arrays()
         names = ([f"encoder.{n}" for n in self.enc.names()]
@@ -303,6 +307,7 @@ class Trainer:
                 "optimizer": self.optimizer.state_dict()}
 
     def load_state_dict(self, d):
+        """Restore what :meth:`~aevb.core.train.Trainer.state_dict` returned."""
         self.seen = int(d["seen"])
         self.rng.bit_generator.state = d["rng"]
         self.sampler.load_state_dict(d["sampler"])

@@ -154,7 +154,7 @@ class Gaussian(LocationScale):
 
 
 class Laplace(LocationScale):
-    """Laplace(loc, scale): density exp(-|z - loc| / scale) / (2 scale); noise Laplace(0, 1)."""
+    """Laplace(loc, scale): density ``exp(-|z - loc| / scale) / (2 scale)``; noise Laplace(0, 1)."""
     name, noise = "laplace", "laplace"
 
     def _log_f0(self, y):

@@ -30,7 +30,7 @@ L(phi; X) from L = M samples]::
 the datapoint terms once each, the KL over theta (a once-per-data-set term)
 times M/N. **Reported**: the eq. 14 bound per datapoint, L(phi; X) / N =
 mean_i E_q(theta) L(theta, phi; x_i) - KL(q(theta) || p(theta)) / N
-(:func:`eq14_bound`).
+(:func:`~aevb.inference.fullvb_train.eq14_bound`).
 
 **zeta per sample.** ``zeta`` carries S draws; the M rows of the minibatch
 are split into S contiguous groups of M/S rows and group s uses theta_s.
@@ -81,11 +81,12 @@ class WeightPosterior:
         return self.mean.arrays() + self.logvar.arrays()
 
     def draw_zeta(self, n_draws, rng):
-        """S = ``n_draws`` standard-normal draws per parameter: a container, fields (S, *shape)."""
+        """S = ``n_draws`` standard-normal draws per parameter: a container, fields
+        ``(S, *shape)``."""
         return self.mean.map(lambda a: rng.standard_normal((n_draws,) + a.shape, dtype=a.dtype))
 
     def sample(self, zeta):
-        """theta = mean + sigma * zeta, fields (S, *shape); forward only."""
+        """theta = mean + sigma * zeta, fields ``(S, *shape)``; forward only."""
         return weight_sample_forward(self, zeta)[0]
 
     def std(self):
@@ -98,11 +99,11 @@ def weight_sample_forward(q, zeta):
     Parameters
     ----------
     q : WeightPosterior
-    zeta : decoder container, fields of shape (S, *shape)
+    zeta : decoder container, fields of shape ``(S, *shape)``
 
     Returns
     -------
-    theta : decoder container, fields (S, *shape)
+    theta : decoder container, fields ``(S, *shape)``
     cache : list of per-field caches
     """
     out = [reparameterize_forward(m, lv, e) for m, lv, e
@@ -190,7 +191,7 @@ def full_vb(enc, q, x, eps, zeta, n_data, estimator="B", sigmoid_mean=False,
     x : ndarray (M, D)
     eps : ndarray (L, M, J)
         Noise for z = mean + sigma * eps (L = 1 in Algorithm 2).
-    zeta : decoder container, fields (S, *shape)
+    zeta : decoder container, fields ``(S, *shape)``
         Noise for theta; S must divide M (module docstring, "zeta per sample").
     n_data : int
         N, the training set size (scales the theta term by M/N).

@@ -6,7 +6,8 @@
   gradient of :func:`aevb.inference.fullvb.full_vb` (Adagrad in the paper's settings).
 * :func:`eq14_bound`: the bound of eq. 14 on log p(X), per datapoint.
 
-The model object people touch is :class:`aevb.FullVB` (:mod:`aevb.models.fullvb`).
+The model object people touch is :class:`aevb.FullVB <aevb.models.fullvb.FullVB>`
+(:mod:`aevb.models.fullvb`).
 """
 import copy
 import math

@@ -3,7 +3,7 @@
 The target is any log-density given with its gradient, evaluated for M chains
 at once (one chain per datapoint when sampling the posteriors p(z|x_i)).
 Each iteration draws a momentum p ~ N(0, I), runs ``n_leapfrog`` leapfrog
-steps of size eps on H(z, p) = -log pi(z) + |p|^2 / 2, and accepts per chain
+steps of size eps on ``H(z, p) = -log pi(z) + |p|^2 / 2``, and accepts per chain
 with probability min(1, exp(H_old - H_new)) (Metropolis), so pi is left
 invariant for any fixed eps.
 

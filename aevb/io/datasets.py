@@ -162,7 +162,7 @@ def frey_test_frames(n=1965, n_test=1965 - N_FREY_TRAIN):
 
 
 def load_dataset(name, split, data_dir=None, download=None):
-    """:func:`mnist` or :func:`frey_face` by name."""
+    """:func:`~aevb.io.datasets.mnist` or :func:`~aevb.io.datasets.frey_face` by name."""
     if name == "mnist":
         return mnist(split, data_dir, download)
     if name == "frey":

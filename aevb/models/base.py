@@ -1,7 +1,9 @@
 """What every model object shares: settings, their checks, the fit loop, save and load.
 
-The four classes people touch (:class:`aevb.VAE`, :class:`aevb.WakeSleep`,
-:class:`aevb.MCEM`, :class:`aevb.FullVB`) follow scikit-learn's conventions:
+The four classes people touch (:class:`aevb.VAE <aevb.models.vae.VAE>`,
+:class:`aevb.WakeSleep <aevb.models.wakesleep.WakeSleep>`,
+:class:`aevb.MCEM <aevb.models.mcem.MCEM>`,
+:class:`aevb.FullVB <aevb.models.fullvb.FullVB>`) follow scikit-learn's conventions:
 ``__init__`` only stores its arguments; ``fit`` returns ``self``; fitted
 attributes end in ``_``; randomness comes in as ``rng`` (a seed or a
 ``numpy.random.Generator``). This base class owns what they have in common;
@@ -44,9 +46,9 @@ class Model:
 
     A subclass lists every setting in its ``__init__`` signature (that is what
     :meth:`get_params`, :meth:`save` and ``repr`` read), stores them with
-    :meth:`_store`, and defines :meth:`make_trainer`. Subclasses with more
-    fitted state than the two networks add it through :meth:`_saved_state`,
-    :meth:`_restore_state` and :meth:`adopt_trainer`.
+    ``_store``, and defines :meth:`make_trainer`. Subclasses with more
+    fitted state than the two networks add it through ``_saved_state``,
+    ``_restore_state`` and :meth:`adopt_trainer`.
     """
 
     has_encoder = True        # MCEM: False (the decoder alone)

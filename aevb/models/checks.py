@@ -115,7 +115,7 @@ def memory_needed(D, H, J, likelihood="bernoulli", dtype=np.float64, *, batch_si
                   posterior_samples=0):
     """Bytes at the peak of training or using a model of these sizes, an upper estimate.
 
-    The parameters (:data:`PARAMETER_COPIES` times) plus the largest of one training step
+    The parameters (``PARAMETER_COPIES`` times) plus the largest of one training step
     (M = ``batch_size``, L = ``n_mc_samples``; none if ``batch_size`` is 0), one scored
     chunk (``score_rows`` points, ``score_samples`` noise draws or HMC chains each, and
     ``posterior_samples`` stored latent points each, as Appendix D keeps them) and drawing
@@ -132,10 +132,10 @@ def memory_needed(D, H, J, likelihood="bernoulli", dtype=np.float64, *, batch_si
 def check_memory(D, H, J, likelihood, dtype, *, what="train", names=None, **sizes):
     """Refuse, before allocating anything, what cannot fit in the memory available.
 
-    ``sizes`` are :func:`memory_needed`'s keywords. The one sentence says what was asked,
-    what it needs, what is available, and which setting to lower: the one whose setting to
-    1 would save the most (``names`` maps a keyword to the words the user knows it by).
-    Returns the bytes needed.
+    ``sizes`` are :func:`~aevb.models.checks.memory_needed`'s keywords. The one sentence
+    says what was asked, what it needs, what is available, and which setting to lower: the
+    one whose setting to 1 would save the most (``names`` maps a keyword to the words the
+    user knows it by). Returns the bytes needed.
     """
     need = memory_needed(D, H, J, likelihood, dtype, **sizes)
     have = available_memory()
@@ -171,9 +171,11 @@ def _is_positive(v):
         and bool(np.isfinite(v)) and v > 0
 
 
-# Every setting a model class may take, with its check: (test, what it must be). A class
-# checks the settings its constructor has; ``None`` passes where the entry says so.
 WHOLE = (lambda v: _is_int(v, 1), "an integer >= 1")
+#: Every setting a model class may take, with its check: (test, what it must be). A class
+#: checks the settings its constructor has; ``None`` passes where the entry says so.
+#:
+#: :meta hide-value:
 SETTINGS = {
     "n_latent": WHOLE, "n_hidden": WHOLE, "batch_size": WHOLE, "n_mc_samples": WHOLE,
     "budget": (lambda v: _is_int(v, 1) and v <= defaults.MAX_BUDGET,

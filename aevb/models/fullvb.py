@@ -11,7 +11,7 @@ from .vae import VAE
 class FullVB(VAE):
     """Auto-encoder with a posterior over the decoder's parameters (Appendix F, Algorithm 2).
 
-    Same parameters as :class:`aevb.VAE` (but ``posterior``: q(z|x) is the
+    Same parameters as :class:`aevb.VAE <aevb.models.vae.VAE>` (but ``posterior``: q(z|x) is the
     paper's Gaussian), plus ``init_logvar``, ``theta_draws`` and ``logvar_lr``
     (:class:`aevb.inference.fullvb_train.FullVBTrainer`).
 
@@ -61,14 +61,16 @@ class FullVB(VAE):
         return hasattr(self, "weight_posterior_")
 
     def bound(self, X, rng=None, n_train=None):
-        """:func:`eq14_bound` on ``X``: ``(bound, expected, kl_per_datapoint)``, N = ``n_train_`` by default."""
+        """:func:`~aevb.inference.fullvb_train.eq14_bound` on ``X``: ``(bound, expected,
+        kl_per_datapoint)``, N = ``n_train_`` by default."""
         self._check_fitted()
         return eq14_bound(self.encoder_params_, self.weight_posterior_,
                           self._as_dataset(X, fitted=True),
                           n_train or self.n_train_, rng, sigmoid_mean=self._sigmoid)
 
     def score_samples(self, X, rng=None):
-        """L(theta, phi; x_i) per datapoint with theta ~ q(theta) (:func:`expected_bound_samples`), (n,)."""
+        """L(theta, phi; x_i) per datapoint with theta ~ q(theta)
+        (:func:`~aevb.inference.fullvb_train.expected_bound_samples`), (n,)."""
         self._check_fitted()
         return expected_bound_samples(self.encoder_params_, self.weight_posterior_,
                                       self._as_dataset(X, fitted=True), rng,

@@ -7,7 +7,8 @@ from .base import Model
 
 
 class MCEM(Model):
-    """The decoder of :class:`aevb.VAE`, without an encoder, trained by Monte Carlo EM.
+    """The decoder of :class:`aevb.VAE <aevb.models.vae.VAE>`, without an encoder, trained by Monte
+    Carlo EM.
 
     Takes VAE's parameters except ``estimator``, ``n_mc_samples`` and
     ``posterior`` (MCEM has none of them), and ``n_leapfrog`` (10),

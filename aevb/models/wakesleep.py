@@ -5,7 +5,8 @@ from .vae import VAE
 
 
 class WakeSleep(VAE):
-    """The VAE of :class:`aevb.VAE` (same encoder and decoder) trained by wake-sleep instead of AEVB.
+    """The VAE of :class:`aevb.VAE <aevb.models.vae.VAE>` (same encoder and decoder) trained by
+    wake-sleep instead of AEVB.
 
     Takes VAE's parameters except ``estimator`` and ``posterior`` (wake-sleep's
     updates use no SGVB estimator; its q(z|x) is the paper's Gaussian), and

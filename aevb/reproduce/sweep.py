@@ -1,7 +1,7 @@
 """``aevb reproduce``: the paper's Figures 2 to 5 as resumable sweeps of ordinary run folders.
 
-A sweep is a list of :class:`RunSpec` (one per curve), each trained in a run
-folder made by :func:`aevb.runs.start` or :func:`aevb.runs.resume`, so
+A sweep is a list of :class:`~aevb.reproduce.spec.RunSpec` (one per curve), each trained in a
+run folder made by :func:`aevb.runs.start` or :func:`aevb.runs.resume`, so
 ``aevb train --resume`` and ``aevb evaluate`` work on every one of them.
 Folders are shared between figures (Figure 5's N_z = 20 model is Figure 2's).
 
@@ -110,7 +110,8 @@ DEFAULT_OUT = "sweep"       # never the committed results/ (a fresh clone has no
 
 def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None, download=None,
           progress=True, draw=True, train=True, echo=print, **filters):
-    """Train every run ``figures`` need (:func:`plan`), then draw the figures and the table.
+    """Train every run ``figures`` need (:func:`~aevb.reproduce.spec.plan`), then draw the figures
+    and the table.
 
     ``train=False`` only draws, from the folders as they are (while another sweep trains).
     Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted (143

@@ -1,9 +1,11 @@
 """Run folders: configs, training with checkpoints and exact resume, and what a run gives back.
 
-    config.py       config.json: every setting of a run (defaults from :mod:`aevb.defaults`),
+Its modules::
+
+    config.py       config.json: every setting of a run (defaults from aevb.defaults),
                     the data it selects
-    folder.py       :class:`Run`, :func:`start`, :func:`resume` (interrupt and resume a run exactly)
-    evaluation.py   :func:`load_run`, the one reader of a run folder, and log p(x) (``aevb evaluate``)
+    folder.py       Run, start, resume (interrupt and resume a run exactly)
+    evaluation.py   load_run, the one reader of a run folder, and log p(x) (aevb evaluate)
 
 The methods a run can train are in :mod:`aevb.methods`; the file formats in :mod:`aevb.io`.
 """

@@ -37,7 +37,8 @@ def load_params(out):
 
 
 def load_run(out):
-    """The fitted model of run folder ``out``: a :class:`aevb.VAE`, ``WakeSleep``, ``MCEM`` or ``FullVB``.
+    """The fitted model of run folder ``out``: a :class:`aevb.VAE <aevb.models.vae.VAE>`,
+    ``WakeSleep``, ``MCEM`` or ``FullVB``.
 
     The class is the run's method's (:data:`aevb.methods.METHODS`), its
     settings the run's config.json; the parameters are ``params.npz`` when the
