@@ -126,3 +126,19 @@ def test_check_site_refuses_a_folder_with_no_site(checker, tmp_path, capsys):
     assert checker.main([str(tmp_path), "--links-only"]) == 2
     err = capsys.readouterr().err
     assert "no built site" in err and err.count("\n") == 1
+
+
+def test_docs_name_tests_and_files_that_exist():
+    """Catches a page (the paper map above all) that names a test file, a test or a benchmark
+    that was renamed or never written: a reader would look for a check that is not there."""
+    tests_text = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("*.py"))
+    missing = []
+    for page in sorted(DOCS.glob("*.md")):
+        text = page.read_text(encoding="utf-8")
+        for path in set(re.findall(r"`((?:tests|benchmarks|notebooks)/[\w/.-]+\.(?:py|sh))", text)):
+            if "NN_name" not in path and not (ROOT / path).exists():
+                missing.append(f"{page.name}: {path}")
+        for name in set(re.findall(r"`(test_\w+)`", text)):
+            if f"def {name}(" not in tests_text:
+                missing.append(f"{page.name}: {name}")
+    assert not missing, f"docs pages name files or tests that do not exist: {missing}"

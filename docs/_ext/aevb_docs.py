@@ -116,7 +116,9 @@ def write_api():
 def _module_page(name):
     """A module's page; the top level's names are documented where they are defined."""
     if name != "aevb":
-        return f"# `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n```\n"
+        # a package documents what it defines; what it re-exports has its page where defined
+        return (f"# `{name}`\n\n```{{eval-rst}}\n.. automodule:: {name}\n"
+                f"   :ignore-module-all:\n```\n")
     rows = []
     for attr in aevb.__all__:
         obj = getattr(aevb, attr)
