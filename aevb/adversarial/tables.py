@@ -39,7 +39,7 @@ NOISE_SIGMAS = (0.1, 0.3)
 
 
 def load_vae_encoder(path):
-    """The encoder (float64) of an aevb run folder (through :func:`aevb.runs.load_run`) or of a
+    """The encoder (float64) of an aevb run folder (through :func:`aevb.runs.evaluation.load_run`) or of a
     params.npz."""
     from ..io import checkpoint as ckpt
     from ..runs import load_run

@@ -120,7 +120,7 @@ class Trainer:
     threads : {1, 2} or None
         2 updates the decoder on a helper thread during the encoder's
         backward pass (module docstring); None means 1, which degrades least
-        on a busy machine (:func:`aevb.runs.check_threads`). The results do
+        on a busy machine (:func:`aevb.runs.config.check_threads`). The results do
         not depend on it.
 
     Attributes

@@ -2,10 +2,10 @@
 
     base.py        what they share: settings, the fit loop, save and load, decode and sample
     checks.py      the checks of settings, data and memory, one sentence each
-    vae.py         :class:`VAE`: AEVB, Algorithm 1 (Section 3)
-    wakesleep.py   :class:`WakeSleep`: the paper's baseline (same networks as the VAE)
-    mcem.py        :class:`MCEM`: Monte Carlo EM, Appendix E (a decoder, no encoder)
-    fullvb.py      :class:`FullVB`: full variational Bayes, Appendix F
+    vae.py         :class:`~.vae.VAE`: AEVB, Algorithm 1 (Section 3)
+    wakesleep.py   :class:`~.wakesleep.WakeSleep`: the paper's baseline (same networks as the VAE)
+    mcem.py        :class:`~.mcem.MCEM`: Monte Carlo EM, Appendix E (a decoder, no encoder)
+    fullvb.py      :class:`~.fullvb.FullVB`: full variational Bayes, Appendix F
 """
 from .base import Model, watched
 from .checks import check_array, check_memory, check_settings, n_parameters

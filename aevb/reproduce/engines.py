@@ -1,8 +1,8 @@
 """Running sweep jobs: one run folder per job, on joblib (loky) processes or a Dask cluster.
 
 :func:`train_one` trains, resumes or extends one run (:class:`aevb.reproduce.spec.RunSpec`)
-in the calling process with one BLAS thread, through :func:`aevb.runs.start`
-and :func:`aevb.runs.resume`, and never raises: the outcome is a small dict.
+in the calling process with one BLAS thread, through :func:`aevb.runs.folder.start`
+and :func:`aevb.runs.folder.resume`, and never raises: the outcome is a small dict.
 The state of a run is read from its folder (:func:`state`), so a job that is
 lost, killed or repeated only costs the samples since its last checkpoint.
 A run folder is locked (``flock``) while a job trains it, so two sweeps

@@ -53,7 +53,7 @@ class RunSpec:
         return max(self.budget - done, 0) * METHOD_COST.get(self.method, 1.0) * size
 
     def config(self):
-        """The run's config from :func:`aevb.runs.make_config`; the method only if not aevb."""
+        """The run's config from :func:`aevb.runs.config.make_config`; the method only if not aevb."""
         kw = dict(self.extra, n_latent=self.n_latent, n_hidden=self.n_hidden,
                   budget=self.budget)
         if self.method != "aevb":
@@ -67,7 +67,7 @@ def plan(figures, *, budget=None, datasets=None, n_latent=None, methods=None, n_
          **extra):
     """The runs behind ``figures`` after the filters; runs shared by figures are merged.
 
-    ``extra`` are more settings of :func:`aevb.runs.make_config` (default: float32, a
+    ``extra`` are more settings of :func:`aevb.runs.config.make_config` (default: float32, a
     checkpoint every 10^6 samples or a tenth of the budget if less).
     """
     figures = check_choices("figure", figures, FIGURES)

@@ -1,7 +1,7 @@
 """``aevb reproduce``: the paper's Figures 2 to 5 as resumable sweeps of ordinary run folders.
 
 A sweep is a list of :class:`~aevb.reproduce.spec.RunSpec` (one per curve), each trained in a
-run folder made by :func:`aevb.runs.start` or :func:`aevb.runs.resume`, so
+run folder made by :func:`aevb.runs.folder.start` or :func:`aevb.runs.folder.resume`, so
 ``aevb train --resume`` and ``aevb evaluate`` work on every one of them.
 Folders are shared between figures (Figure 5's N_z = 20 model is Figure 2's).
 
