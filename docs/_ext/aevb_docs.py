@@ -10,6 +10,7 @@ Written into ``docs/generated/`` (kept out of git) when the builder starts:
   reads ``../results`` finds it as it does in the repository;
 - ``runs.md``: every run of ``results/manifest.json`` with how far it got and its clock;
 - ``horizon.md``: the log records past 10^7 samples of the runs that went that far;
+- ``departures/``: the pages of ``results/departures/``, one per departure from the paper;
 - ``bench.md``: the tables of ``benchmarks/results.json``.
 
 A file is rewritten only when its text changes.
@@ -204,6 +205,15 @@ def write_horizon():
     _write(OUT / "horizon.md", "\n".join(rows) + "\n")
 
 
+def write_departures():
+    """The departure pages of ``results/departures/``, copied as they are."""
+    pages = sorted((ROOT / "results" / "departures").glob("*.md"))
+    if not pages:
+        raise RuntimeError("results/departures/ holds no page")
+    for page in pages:
+        _write(OUT / "departures" / page.name, page.read_text(encoding="utf-8"))
+
+
 def write_bench():
     r = json.loads((ROOT / "benchmarks" / "results.json").read_text(encoding="utf-8"))
     m = r["machine"]
@@ -246,6 +256,7 @@ def generate(app):
     write_notebooks(modules)
     write_runs()
     write_horizon()
+    write_departures()
     write_bench()
 
 
