@@ -35,7 +35,7 @@ extensions = [
 
 root_doc = "index"
 exclude_patterns = ["_build", "generated/results", "generated/runs.md", "generated/bench.md",
-                    "generated/horizon.md", "Thumbs.db", ".DS_Store"]
+                    "generated/horizon.md", "generated/catalogue.md", "Thumbs.db", ".DS_Store"]
 # Every cross-reference must resolve (a docstring's :func:`name` included); the standard
 # library and NumPy have no pages here (no intersphinx: the build makes no downloads).
 nitpicky = True

@@ -11,6 +11,7 @@ Written into ``docs/generated/`` (kept out of git) when the builder starts:
 - ``runs.md``: every run of ``results/manifest.json`` with how far it got and its clock;
 - ``horizon.md``: the log records past 10^7 samples of the runs that went that far;
 - ``departures/``: the pages of ``results/departures/``, one per departure from the paper;
+- ``catalogue.md``: the mutation catalogue of ``tests/mutations/catalogue.py``;
 - ``bench.md``: the tables of ``benchmarks/results.json``.
 
 A file is rewritten only when its text changes.
@@ -214,6 +215,28 @@ def write_departures():
         _write(OUT / "departures" / page.name, page.read_text(encoding="utf-8"))
 
 
+def write_catalogue():
+    """The mutation catalogue of ``tests/mutations/catalogue.py`` as a table, with its counts."""
+    spec = importlib.util.spec_from_file_location(
+        "aevb_mutation_catalogue", ROOT / "tests" / "mutations" / "catalogue.py")
+    catalogue = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(catalogue)
+    mutations = catalogue.MUTATIONS
+    fast = sum(1 for m in mutations if m.tests)
+    exercise = sum(1 for m in mutations if m.exercise)
+    lines = [f"The catalogue holds {len(mutations)} mutations: {fast} must be caught by the fast "
+             f"tests named for them, {exercise} by the checks of the exercise named for them, "
+             f"with their diagnosis (some by both).", "",
+             "| mutation | in | caught by | why |", "|---|---|---|---|"]
+    for m in mutations:
+        by = [f"`{t.split('::')[-1]}`" for t in m.tests]
+        if m.exercise:
+            by.append(f"exercise `{m.exercise}`: \"{m.diagnosis}\"")
+        why = m.why.replace("|", "\\|").replace("\n", " ")
+        lines.append(f"| `{m.name}` | `aevb/{m.file}` | {', '.join(by)} | {why} |")
+    _write(OUT / "catalogue.md", "\n".join(lines) + "\n")
+
+
 def write_bench():
     r = json.loads((ROOT / "benchmarks" / "results.json").read_text(encoding="utf-8"))
     m = r["machine"]
@@ -257,6 +280,7 @@ def generate(app):
     write_runs()
     write_horizon()
     write_departures()
+    write_catalogue()
     write_bench()
 
 
