@@ -284,19 +284,24 @@ def generate(app):
     write_bench()
 
 
-def copy_mathjax(app, exc):
-    if exc is None:
-        from sphinx.util.fileutil import copy_asset
-        copy_asset(os.fspath(MATHJAX), os.path.join(app.outdir, "_static", "mathjax"))
-
-
-MATHJAX = Path(importlib.util.find_spec("sphinx-mathjax-offline").origin).parent / "static" / "mathjax"
+def mathjax_folder():
+    """MathJax 3 as the ``sphinx-mathjax-offline`` package ships it."""
+    spec = importlib.util.find_spec("sphinx-mathjax-offline")
+    folder = spec and Path(spec.origin).parent / "static" / "mathjax"
+    if not folder or not (folder / "tex-chtml.js").is_file():
+        raise RuntimeError("MathJax not found: pip install sphinx-mathjax-offline "
+                           "(pip install \".[docs]\" installs it)")
+    return folder
 
 
 def setup(app):
-    if not (MATHJAX / "tex-chtml.js").is_file():
-        raise RuntimeError(f"MathJax not found at {MATHJAX}: pip install sphinx-mathjax-offline "
-                           f"(pip install \".[docs]\" installs it)")
+    folder = mathjax_folder()
+
+    def copy_mathjax(app, exc):
+        if exc is None:
+            from sphinx.util.fileutil import copy_asset
+            copy_asset(os.fspath(folder), os.path.join(app.outdir, "_static", "mathjax"))
+
     app.config.mathjax_path = "mathjax/tex-chtml.js"
     app.connect("builder-inited", generate)
     app.connect("build-finished", copy_mathjax)
