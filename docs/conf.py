@@ -39,7 +39,7 @@ exclude_patterns = ["_build", "generated/results", "generated/runs.md", "generat
 # Every cross-reference must resolve (a docstring's :func:`name` included); the standard
 # library and NumPy have no pages here (no intersphinx: the build makes no downloads).
 nitpicky = True
-nitpick_ignore_regex = [("py:class", r"(pathlib|argparse|numpy|np|os|json|concurrent)\..*")]
+nitpick_ignore_regex = [("py:class", r"(pathlib|argparse|numpy|np|os|json|concurrent|importlib)\..*")]
 
 # -- the notebooks (MyST-NB) ---------------------------------------------------------------
 os.environ.setdefault("AEVB_QUICK", "1")
