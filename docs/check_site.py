@@ -7,9 +7,11 @@ the pages render in a real browser with their images and typeset equations.
    each ``#anchor`` an ``id`` on its page; no script, style sheet, image or font is loaded from
    another host (the site must work with no network).
 2. In headless Chromium (Debian's ``chromium`` and ``chromium-driver`` packages, driven with
-   Selenium), the site served on a local port: the index, a notebook page and the paper map
-   load without a console error; every image on them has loaded; MathJax has typeset the
-   notebook page's and the paper map's equations.
+   Selenium), the site served on a local port: the index, a notebook page, the paper map and
+   the results
+   load without a console error; each shows at least the images it must (Figure 2 on the
+   index, the notebook's own figures, Figures 2 to 5 on the results page) and every image on
+   them has loaded; MathJax has typeset the notebook page's and the paper map's equations.
 
 Exit status 0 when all hold, 1 with one line per failure otherwise, 2 when the site or Chromium
 is missing. Every wait has a deadline.
@@ -24,10 +26,11 @@ import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-PAGES = {  # page: must it hold typeset equations?
-    "index.html": False,
-    "generated/notebooks/02_reparameterization.html": True,
-    "paper.html": True,
+PAGES = {  # page: (the fewest images it must show, must it hold typeset equations?)
+    "index.html": (1, False),                                  # Figure 2
+    "generated/notebooks/04_training_mnist.html": (1, True),   # the notebook's own figures
+    "paper.html": (0, True),
+    "results.html": (4, False),                                # Figures 2 to 5
 }
 DEADLINE = 90  # seconds for one page to load and typeset
 
@@ -129,7 +132,7 @@ def check_browser(root, shots=None):
     failures = []
     driver = _browser()
     try:
-        for page, needs_math in PAGES.items():
+        for page, (min_images, needs_math) in PAGES.items():
             if not (root / page).is_file():
                 failures.append(f"{page}: not in the site")
                 continue
@@ -138,6 +141,9 @@ def check_browser(root, shots=None):
             if "error" in state:
                 failures.append(f"{page}: MathJax failed: {state['error']}")
                 continue
+            if len(state["images"]) < min_images:
+                failures.append(f"{page}: {len(state['images'])} image(s), expected at least "
+                                f"{min_images} (a notebook executed without its figures?)")
             broken = [src for src, ok in state["images"] if not ok]
             if broken:
                 failures.append(f"{page}: {len(broken)} image(s) did not load: {broken[:3]}")
