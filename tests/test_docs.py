@@ -142,3 +142,34 @@ def test_docs_name_tests_and_files_that_exist():
             if f"def {name}(" not in tests_text:
                 missing.append(f"{page.name}: {name}")
     assert not missing, f"docs pages name files or tests that do not exist: {missing}"
+
+
+@pytest.mark.slow
+def test_browser_check_sees_a_missing_figure_and_untypeset_math(checker, tmp_path, monkeypatch):
+    """Catches the browser check passing a page whose notebook ran without its figures (a
+    non-inline matplotlib backend), an image that does not load, or equations MathJax never
+    typeset; the control page passes."""
+    import os
+    import shutil
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        message = ("chromium and chromedriver not found: install Debian's packages with "
+                   "'apt-get install chromium chromium-driver'")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    png = (ROOT / "results" / "figure4.png").read_bytes()
+    (tmp_path / "f.png").write_bytes(png)
+    _site(tmp_path, {
+        "index.html": '<img src="f.png">',
+        "nofigure.html": "<p>a notebook page without its figures</p>",
+        "broken.html": '<img src="missing.png">',
+        "nomath.html": '<span class="math">\\(x\\)</span>',
+    })
+    monkeypatch.setattr(checker, "PAGES", {"index.html": (1, False), "nofigure.html": (1, False),
+                                           "broken.html": (0, False), "nomath.html": (0, True)})
+    failures = checker.check_browser(tmp_path)
+    text = "\n".join(failures)
+    assert not [f for f in failures if f.startswith("index.html")], text
+    assert "nofigure.html: 0 image(s), expected at least 1" in text, text
+    assert "broken.html: 1 image(s) did not load" in text, text
+    assert "nomath.html: no typeset equation" in text, text
