@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -79,7 +79,7 @@ print(inspect.getsource(student.core.distributions.kl_standard_normal_forward))
 # %% [markdown]
 # ## Run the check before writing anything
 #
-# `aevb exercises check handout/ -k kl` runs the checks in a pytest subprocess against the handout's package. It says the exercise is not done yet:
+# `aevb exercises check handout/ -k kl` runs the checks in a child process against the handout's package. It says the exercise is not done yet:
 
 # %%
 command = [sys.executable, "-m", "aevb", "exercises", "check", handout, "-k", "kl"]

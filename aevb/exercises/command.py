@@ -1,24 +1,24 @@
 """``aevb exercises``: make a student version, check one, grade many.
 
-``check`` runs pytest in a subprocess (with a timeout) whose ``import aevb``
-finds the student's copy first, while the checks themselves come from this,
-the instructor's, installation. :func:`load_package` does the same in-process
-for tests: it imports a copy of the package under a name of its own.
+``check`` and ``grade`` run the checks in a child process (:mod:`.isolate`,
+plain Python: no pytest needed) whose ``import aevb`` finds the student's
+copy, while the checks themselves come from this, the instructor's,
+installation. ``check`` runs one child for everything it selects; ``grade``
+one per exercise with its own time limit (:mod:`.grading`).
+:func:`load_package` imports a copy of the package in-process, for tests.
 """
 import importlib.util
 import itertools
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from .generate import PACKAGE, TEST_FILE, make, solutions_elsewhere
-from .registry import EXERCISES, select
+from .generate import PACKAGE, make, solutions_elsewhere
+from .grading import (DEFAULT_TIMEOUT, ChildTimeout, GradeInputError, blame, fmt, grade,
+                      run_child, summarize)
+from .registry import EXERCISES, max_score, select
 
-HERE = Path(__file__).resolve().parent
 _counter = itertools.count()
 
 
@@ -34,93 +34,47 @@ def load_package(root, name=None):
     return module
 
 
-def _records(xml_path, selected):
-    by_id = {c.id: c for c in selected}
-    out = []
-    for case in ET.parse(xml_path).getroot().iter("testcase"):
-        name = case.get("name", "")
-        cid = name[name.find("[") + 1:-1] if "[" in name else name
-        bad = case.find("failure")
-        if bad is None:
-            bad = case.find("error")
-        chk = by_id.get(cid)
-        if chk is None:                     # a collection error: the package does not import
-            text = (bad.get("message", "") + "\n" + (bad.text or "")) if bad is not None else ""
-            raise RuntimeError(f"the checks could not start: {text.strip()[-1500:]}")
-        msg = "" if bad is None else (bad.get("message") or bad.text or "").strip()
-        msg = msg[len("Failed: "):] if msg.startswith("Failed: ") else msg
-        error = msg[1:msg.index("]")] if msg.startswith("[") and "]" in msg else ""
-        msg = msg[msg.index("]") + 2:] if error else msg
-        if case.find("skipped") is not None:
-            msg, error = "skipped", "skipped"
-        out.append({"id": cid, "exercise": chk.exercise.name, "number": chk.exercise.number,
-                    "check": chk.name, "passed": bad is None and error != "skipped",
-                    "error": error, "message": msg})
-    return out
-
-
 def check_folder(root, names=None, timeout=600.0):
-    """Run the selected checks against ``root/aevb`` in a pytest subprocess.
+    """Run the selected checks against ``root/aevb`` in one child process.
 
     Returns a list of records (dicts: id, exercise, number, check, passed,
-    error, message); raises RuntimeError if the package does not import or
-    the run exceeds ``timeout`` seconds.
+    error, message), in the registry's order, with the blame passed on through
+    ``needs``; raises RuntimeError if the run exceeds ``timeout`` seconds or
+    stops without a result. A module of the copy that does not import fails
+    only the checks that use it, with a message naming its file and line.
     """
     root = Path(root).resolve()
     if not (root / "aevb" / "__init__.py").is_file():
         raise ValueError(f"{root} has no aevb/ package: make one with `aevb exercises make {root}`")
-    selected = select(names)
-    if not selected:
+    if not select(names):
         raise ValueError(f"no check matches {names}; exercises: "
                          f"{', '.join(e.name for e in EXERCISES)}")
-    with tempfile.TemporaryDirectory(prefix="aevb-exercises-") as tmp:
-        test = Path(tmp) / "test_exercises.py"
-        test.write_text(TEST_FILE)
-        env = {**os.environ, "AEVB_EXERCISE_CHECKS": str(HERE),
-               "AEVB_EXERCISE_SELECT": ",".join(names or ()),
-               "AEVB_EXERCISE_ROOT": str(root),
-               "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
-               "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "1")}
-        cmd = [sys.executable, "-m", "pytest", str(test), "-q", "-p", "no:cacheprovider",
-               "--rootdir", tmp, "-c", os.devnull, "--junitxml", str(Path(tmp) / "r.xml")]
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True,
-                                  timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"the checks did not finish within {timeout:g} s "
-                               f"(an endless loop in the code under test?)") from None
-        xml = Path(tmp) / "r.xml"
-        if not xml.is_file():
-            raise RuntimeError(f"pytest wrote no results (exit {proc.returncode}): "
-                               f"{(proc.stdout + proc.stderr).strip()[-1500:]}")
-        return _records(xml, selected)
-
-
-def summarize(records):
-    """Per exercise: passed (all checks pass), the checks and the failure messages."""
-    out = {}
-    for e in EXERCISES:
-        rs = [r for r in records if r["exercise"] == e.name]
-        if rs:
-            out[e.name] = {"number": e.number, "passed": all(r["passed"] for r in rs),
-                           "checks_passed": sum(r["passed"] for r in rs), "checks": len(rs),
-                           "failures": [r for r in rs if not r["passed"]]}
-    return out
+    try:
+        records = run_child(root, names=list(names or ()), needs=True, timeout=timeout)
+    except ChildTimeout:
+        raise RuntimeError(f"the checks did not finish within {timeout:g} s (an endless loop "
+                           f"in the code under test? `aevb exercises grade` gives each "
+                           f"exercise its own time limit)") from None
+    return [r for r in blame(records) if r.get("selected", True)]
 
 
 def report(summary, stream=sys.stdout):
-    for name, s in summary.items():
+    """Print one line per exercise (verdict, checks, points) and its diagnoses."""
+    for s in summary:
         verdict = "pass" if s["passed"] else "FAIL"
-        print(f"exercise {s['number']:2d} {name:20s} {verdict}  "
-              f"({s['checks_passed']}/{s['checks']} checks)", file=stream)
+        print(f"exercise {s['number']:2d} {s['name']:20s} {verdict}  "
+              f"({s['checks_passed']}/{s['checks']} checks, "
+              f"{fmt(s['points'])}/{fmt(s['max_points'])} points)", file=stream)
         seen = set()
         for r in s["failures"]:
             if r["message"] in seen:
                 continue
             seen.add(r["message"])
             print(f"    {r['check']}: " + r["message"].replace("\n", "\n    "), file=stream)
-    done = sum(s["passed"] for s in summary.values())
-    print(f"{done}/{len(summary)} exercises pass", file=stream)
+    done = sum(s["passed"] for s in summary)
+    print(f"{done}/{len(summary)} exercises pass; score "
+          f"{fmt(sum(s['points'] for s in summary))}/{fmt(sum(s['max_points'] for s in summary))}",
+          file=stream)
 
 
 def cmd_make(args):
@@ -148,10 +102,28 @@ def cmd_check(args):
     summary = summarize(records)
     report(summary)
     if args.json:
+        exercises = [{k: v for k, v in s.items() if k != "results"} for s in summary]
         Path(args.json).write_text(json.dumps(
-            {"dir": str(root), "passed": sum(s["passed"] for s in summary.values()),
-             "total": len(summary), "exercises": summary}, indent=1))
-    return 0 if all(s["passed"] for s in summary.values()) else 1
+            {"dir": str(root), "passed": sum(s["passed"] for s in summary),
+             "total": len(summary), "score": round(sum(s["points"] for s in summary), 2),
+             "max_score": round(sum(s["max_points"] for s in summary), 2),
+             "exercises": exercises}, indent=1))
+    return 0 if all(s["passed"] for s in summary) else 1
+
+
+def cmd_grade(args):
+    def progress(name, summary):
+        print(f"{name:24s} {fmt(sum(s['points'] for s in summary)):>6s} / {fmt(max_score())}",
+              flush=True)
+    try:
+        graded = grade(args.submissions, args.out, timeout=args.timeout, progress=progress)
+    except GradeInputError as e:
+        print(f"aevb exercises grade: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {Path(args.out) / 'grades.csv'}, {len(graded)} feedback files in "
+          f"{Path(args.out) / 'feedback'} and {len(graded)} Gradescope results "
+          f"({Path(args.out) / 'NAME' / 'results.json'})")
+    return 0
 
 
 def cmd_list(args):
@@ -162,9 +134,9 @@ def cmd_list(args):
 
 
 def add_parser(subparsers):
-    """Add ``aevb exercises {make,check,list}`` (the cli module's EXTENSIONS hook)."""
+    """Add ``aevb exercises {make,check,grade,list}`` (the cli module's EXTENSIONS hook)."""
     p = subparsers.add_parser("exercises", help="course exercises: make a student version, "
-                              "check one")
+                              "check one, grade many")
     sub = p.add_subparsers(dest="exercises_command", required=True)
     m = sub.add_parser("make", help="write a student version of the package into DIR")
     m.add_argument("dir", metavar="DIR")
@@ -180,6 +152,15 @@ def add_parser(subparsers):
     c.add_argument("--reference", action="store_true",
                    help="check the installed reference package instead of DIR")
     c.set_defaults(func=cmd_check)
+    g = sub.add_parser("grade", help="grade a folder of submissions, one exercise per child "
+                       "process with its own time limit")
+    g.add_argument("submissions", metavar="SUBMISSIONS_DIR",
+                   help="folder holding one sub-folder per submission (each a filled-in handout)")
+    g.add_argument("--out", required=True, metavar="OUT",
+                   help="new or empty folder for grades.csv, feedback/NAME.md and NAME/results.json")
+    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds per exercise of a submission (default {DEFAULT_TIMEOUT:g})")
+    g.set_defaults(func=cmd_grade)
     li = sub.add_parser("list", help="the exercises, the equations they cover, where they are")
     li.set_defaults(func=cmd_list)
     return p

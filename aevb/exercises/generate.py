@@ -77,7 +77,7 @@ From this folder:
     python -m aevb exercises check            # all exercises, pass/FAIL with a diagnosis
     python -m aevb exercises check -k kl      # one exercise (name, number, or part of a check's name)
     python -m aevb exercises list             # what each exercise covers
-    python -m pytest test_exercises.py        # the same checks through plain pytest
+    python -m pytest test_exercises.py        # the same checks through pytest, if installed
 
 Exercises, in order (the later ones call the earlier ones):
 

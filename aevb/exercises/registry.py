@@ -23,6 +23,7 @@ class Exercise:
     paper: str          # the equation or section it implements
     where: str          # the functions holding its regions
     needs: tuple = ()   # exercises its checks call through
+    points: float = 10  # what the exercise is worth; its checks share it (see check_points)
 
 
 EXERCISES = (
@@ -66,6 +67,7 @@ class Check:
     exercise: Exercise
     name: str
     func: object = field(compare=False)
+    points: float = None    # None: an equal share of what the exercise's other checks leave
 
     @property
     def id(self):
@@ -75,12 +77,41 @@ class Check:
 CHECKS = []
 
 
-def check(exercise_name):
-    """Decorator: register ``func(aevb)`` as a check of the named exercise."""
+def check(exercise_name, points=None):
+    """Decorator: register ``func(aevb)`` as a check of the named exercise.
+
+    ``points`` is what passing it earns; without it the check gets an equal share of
+    the exercise's ``points`` left over by its checks that name theirs.
+    """
     def register(func):
-        CHECKS.append(Check(BY_NAME[exercise_name], func.__name__, func))
+        CHECKS.append(Check(BY_NAME[exercise_name], func.__name__, func, points))
         return func
     return register
+
+
+def check_points(chk):
+    """The points ``chk`` earns when it passes.
+
+    The checks of one exercise add up to the exercise's ``points``: those that
+    name their points keep them, the others share the rest equally. Raises
+    ValueError when the named points exceed the exercise's total.
+    """
+    ex = chk.exercise
+    mine = [c for c in CHECKS if c.exercise is ex]
+    named = sum(c.points for c in mine if c.points is not None)
+    shared = [c for c in mine if c.points is None]
+    if named > ex.points + 1e-9 or (not shared and abs(named - ex.points) > 1e-9):
+        raise ValueError(f"the checks of exercise {ex.number} ({ex.name}) name {named:g} points "
+                         f"but the exercise is worth {ex.points:g}; make them add up in "
+                         f"aevb/exercises/registry.py or the check modules")
+    if chk.points is not None:
+        return float(chk.points)
+    return (ex.points - named) / len(shared)
+
+
+def max_score(exercises=EXERCISES):
+    """The points of all ``exercises`` together (110 with the default 10 each)."""
+    return float(sum(e.points for e in exercises))
 
 
 def fail(ex, quantity, text):

@@ -9,8 +9,8 @@
   from the reference) passes that exercise alone;
 * (slow) each mistake of the catalogue, injected into a copy of the
   reference, is caught by a check of its exercise with its diagnosis;
-* (slow) the ``aevb exercises`` command end to end, through pytest in a
-  subprocess.
+* (slow) the ``aevb exercises`` command end to end, its checks in a child
+  process (``test_grading.py`` has points, isolation and ``grade``).
 """
 import json
 import py_compile
@@ -218,7 +218,8 @@ def _aevb(*args, timeout=300):
 @pytest.mark.slow
 def test_command_make_and_check(tmp_path, capsys):
     """Catches a check command that imports the installed reference instead of DIR, loses the
-    verdict, hangs on an endless loop, or crashes on a submission that does not import."""
+    verdict, hangs on an endless loop, or fails every exercise (with a traceback) when one
+    module of the submission does not import."""
     from aevb.cli import main
     assert main(["exercises", "make", str(tmp_path)]) == 0
     assert main(["exercises", "check", str(tmp_path / "nowhere")]) == 2
@@ -227,19 +228,24 @@ def test_command_make_and_check(tmp_path, capsys):
     assert res.returncode == 1, res.stdout + res.stderr
     assert "exercise  5 kl                   FAIL" in res.stdout and "not done yet" in res.stdout
     summary = json.loads((tmp_path / "r.json").read_text())
-    assert summary["passed"] == 0 and set(summary["exercises"]) == {"kl"}
+    assert summary["passed"] == 0 and [e["name"] for e in summary["exercises"]] == ["kl"]
     _solve(tmp_path, "core/distributions.py", '"exercise 5 (kl)', [KL_BY_HAND["forward"],
                                                              KL_BY_HAND["backward"]])
     res = _aevb("exercises", "check", str(tmp_path), "-k", "kl")
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "exercise  5 kl                   pass  (2/2 checks)" in res.stdout, res.stdout
+    assert "exercise  5 kl                   pass  (2/2 checks, 10/10 points)" in res.stdout, \
+        res.stdout
     E.fill_stub(tmp_path, "tanh", ["while True:\n    pass"])          # an endless loop
     res = _aevb("exercises", "check", str(tmp_path), "-k", "2", "--timeout", "3")
     assert res.returncode == 1 and "did not finish within 3 s" in res.stderr, res.stderr
     (tmp_path / "aevb" / "core/layers.py").write_text("def broken(:\n")     # does not import
     res = _aevb("exercises", "check", str(tmp_path), "--json", str(tmp_path / "e.json"))
-    assert res.returncode == 1 and "could not start" in res.stderr, res.stderr
-    assert "error" in json.loads((tmp_path / "e.json").read_text())
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "exercise 1 (linear) cannot run: aevb/core/layers.py has a syntax error at line 1 " \
+           "(invalid syntax)" in res.stdout, res.stdout
+    assert "Traceback" not in res.stdout + res.stderr
+    kl = [e for e in json.loads((tmp_path / "e.json").read_text())["exercises"] if e["name"] == "kl"]
+    assert kl[0]["passed"], "a module that does not import failed an exercise that never uses it"
 
 
 def test_select_by_number_name_or_check():

@@ -578,6 +578,26 @@ MUTATIONS = [
              edits=(('ADAGRAD_TOL = 1e-6\n', 'ADAGRAD_TOL = 1e-9\n'),),
              tests=('exercises/test_exercises.py::'
                     'test_adagrad_with_eps_inside_the_square_root_is_accepted',)),
+    Mutation('grading_all_exercises_in_one_child', 'exercises/grading.py',
+             edits=(('            records += [r for r in run_child(root, numbers=[e.number], timeout=timeout)\n',
+                     '            records += [r for r in run_child(root, numbers=[x.number for x in exercises],\n'
+                     '                                             timeout=timeout)\n'),),
+             tests=('exercises/test_grading.py::test_a_hang_costs_only_its_exercise',),
+             why="an endless loop in Adagrad gave the whole submission 0 (\"did not finish within 60 s\")"),
+    Mutation('grading_a_broken_module_not_said_in_one_sentence', 'exercises/isolate.py',
+             edits=(('    if not result.passed and TOUCHED and result.error != "NotImplementedError":\n',
+                     '    if False:\n'),),
+             tests=('exercises/test_grading.py::'
+                    'test_a_syntax_error_costs_only_the_exercises_that_use_the_module',),
+             why="a syntax error in optim.py was said as a 30-line traceback, not its file and line"),
+    Mutation('grading_every_check_earns_the_exercise_points', 'exercises/registry.py',
+             edits=(('    return (ex.points - named) / len(shared)\n', '    return float(ex.points)\n'),),
+             tests=('exercises/test_grading.py::'
+                    'test_the_checks_of_each_exercise_add_up_to_its_points',)),
+    Mutation('grading_blame_not_passed_on', 'exercises/grading.py',
+             edits=(('        culprit = next((n for n in ex.needs if n in failing), None)\n',
+                     '        culprit = None\n'),),
+             tests=('exercises/test_grading.py::test_blame_is_passed_on_through_needs',)),
     Mutation('a_private_name_across_subpackages', 'inference/posterior.py',
              edits=(('from ..core.train import Trainer\n',
                      'from ..core.train import _HELPER, Trainer  # noqa: F401\n'),),
