@@ -173,3 +173,23 @@ def test_browser_check_sees_a_missing_figure_and_untypeset_math(checker, tmp_pat
     assert "nofigure.html: 0 image(s), expected at least 1" in text, text
     assert "broken.html: 1 image(s) did not load" in text, text
     assert "nomath.html: no typeset equation" in text, text
+
+
+def test_instructors_table_matches_the_registry():
+    """Catches the instructor's guide (exercises/README.md, also a page of the site) naming an
+    exercise, its equation, its place in the code or what it builds on differently from the
+    registry that ``aevb exercises`` runs."""
+    from aevb.exercises.registry import EXERCISES
+    text = (ROOT / "exercises" / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in text.splitlines():
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        if len(cells) == 6 and cells[0].isdigit():
+            rows[int(cells[0])] = cells
+    assert sorted(rows) == [e.number for e in EXERCISES], \
+        f"the guide's table lists exercises {sorted(rows)}"
+    for e in EXERCISES:
+        _, name, _, paper, where, needs = rows[e.number]
+        assert name == f"`{e.name}`" and paper == e.paper, (e.number, name, paper)
+        assert where.replace("`", "") == e.where, (e.number, where, e.where)
+        assert needs == ", ".join(map(str, e.needs)), (e.number, needs, e.needs)
