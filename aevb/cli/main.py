@@ -36,8 +36,16 @@ SETTINGS = {"dataset": "mnist", "n_latent": DF.N_LATENT, "n_hidden": None,
             "full_train": False, "sampling": DF.SAMPLING, "weight_decay": DF.WEIGHT_DECAY,
             "dtype": DF.RUN_DTYPE, "seed": DF.SEED, "checkpoint_every": DF.CHECKPOINT_EVERY}
 
+class Parser(argparse.ArgumentParser):
+    """argparse, with a wrong command line said in one line instead of the whole usage."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the "
+                     f"arguments)\n")
+
+
 def build_parser():
-    p = argparse.ArgumentParser(prog="aevb", description=__doc__.splitlines()[0])
+    p = Parser(prog="aevb", description=__doc__.splitlines()[0])
     p.add_argument("--version", action="version", version=f"aevb {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -142,6 +150,12 @@ def cmd_train(args):
                           threads=args.threads)
     else:
         settings = {**SETTINGS, **given}
+        mnist_only = [k for k in ("binarize", "full_train") if k in given]
+        if settings["dataset"] != "mnist" and mnist_only:
+            flags = ", ".join("--" + k.replace("_", "-") for k in mnist_only)
+            verb = "are" if len(mnist_only) > 1 else "is"
+            raise ValueError(f"{flags} {verb} for --dataset mnist only (Frey Face is grey "
+                             f"levels with its own split); drop {'them' if verb == 'are' else 'it'}")
         if settings["posterior"] != "gaussian" and "estimator" not in given:
             settings["estimator"] = "A"            # no closed-form KL: eq. 6 (aevb.methods)
         full_vb = {k: settings.pop(k) for k in FULL_VB if k in settings}

@@ -602,5 +602,15 @@ MUTATIONS = [
              edits=(('from ..core.train import Trainer\n',
                      'from ..core.train import _HELPER, Trainer  # noqa: F401\n'),),
              tests=('test_package.py::test_no_private_name_is_imported_from_another_subpackage',)),
+    Mutation('frey_face_ignores_mnist_settings', 'cli/main.py',
+             edits=(('        if settings["dataset"] != "mnist" and mnist_only:\n',
+                     '        if False:\n'),),
+             tests=('cli/test_cli.py::test_bad_arguments_exit_nonzero_with_a_message',),
+             why="aevb train --dataset frey --binarize fixed trained, the setting dropped"),
+    Mutation('argparse_error_with_the_whole_usage', 'cli/main.py',
+             edits=(('    def error(self, message):\n',
+                     '    def _error(self, message):\n'),),
+             tests=('cli/test_cli.py::test_bad_arguments_exit_nonzero_with_a_message',),
+             why="a wrong argument printed 15 lines of usage before the one sentence"),
 ]
 NAMES = [m.name for m in MUTATIONS]
