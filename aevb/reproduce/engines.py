@@ -147,22 +147,38 @@ def run_local(todo, out, jobs, kw):
     yield from par(delayed(train_one)(s, out, **kw) for s in todo)
 
 
-def run_dask(todo, out, address, kw):
-    """The same through a Dask scheduler; the workers must see ``out`` and the data."""
+def connect(address):
+    """A Dask client of the scheduler at ``address``, or one sentence saying why there is none.
+
+    Called before a sweep writes anything, so that a mistyped address or a scheduler that is
+    not running leaves no sweep folder behind.
+    """
     try:
-        from dask.distributed import Client, as_completed
+        from dask.distributed import Client
     except ImportError:
         raise ValueError('--scheduler needs dask.distributed: pip install "aevb[cluster]"') \
             from None
-    with Client(address, timeout="30s") as client:
-        futures = {client.submit(train_one, s, out, key=f"aevb-{s.name}-{time.time_ns()}",
-                                 pure=False, **kw): s for s in todo}
-        for fut in as_completed(futures):
-            try:
-                yield fut.result()
-            except Exception as e:          # a worker lost too often: its checkpoint stays
-                yield {"name": futures[fut].name, "state": "failed",
-                       "error": f"{type(e).__name__}: {e}".splitlines()[0]}
+    try:
+        return Client(address, timeout="30s")
+    except (OSError, ValueError, TypeError) as e:   # a bad address, or nobody listening
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise ValueError(f"cannot reach a Dask scheduler at {address!r} ({reason}): start one "
+                         f"with 'dask scheduler' and give the address it prints "
+                         f"(tcp://HOST:8786)") from None
+
+
+def run_dask(todo, out, client, kw):
+    """The same through a Dask client (:func:`connect`); the workers must see ``out`` and the
+    data."""
+    from dask.distributed import as_completed
+    futures = {client.submit(train_one, s, out, key=f"aevb-{s.name}-{time.time_ns()}",
+                             pure=False, **kw): s for s in todo}
+    for fut in as_completed(futures):
+        try:
+            yield fut.result()
+        except Exception as e:          # a worker lost too often: its checkpoint stays
+            yield {"name": futures[fut].name, "state": "failed",
+                   "error": f"{type(e).__name__}: {e}".splitlines()[0]}
 
 
 class Progress:

@@ -32,7 +32,7 @@ from pathlib import Path
 from .. import runs
 from ..io import checkpoint as ckpt
 from ..version import __version__
-from .engines import Progress, run_dask, run_local, seen, state
+from .engines import Progress, connect, run_dask, run_local, seen, state
 from .spec import plan
 
 # ------------------------------------------------------------------ the manifest
@@ -146,6 +146,7 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
                     f"{e}. This sweep would do so for {s.name}: give it another --out (a "
                     f"run folder without its checkpoint, as the committed results/ are, "
                     f"cannot be extended)") from None
+    client = connect(scheduler) if scheduler and train else None   # before anything is written
     if train:
         (out / "runs").mkdir(parents=True, exist_ok=True)
     # The most work left first, so that the last run does not train alone while the
@@ -166,7 +167,7 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
     status, reported = 0, set()
     with _sigterm_interrupts():
         try:
-            results = (run_dask(todo, out, scheduler, kw) if scheduler
+            results = (run_dask(todo, out, client, kw) if client is not None
                        else run_local(todo, out, jobs, kw))
             for res in results:
                 s = by_name[res["name"]]
@@ -183,6 +184,8 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
             status = 143 if isinstance(e, Terminated) else 130
         finally:
             bar.close()
+            if client is not None:
+                client.close()
             for s in todo:                       # the folders are the truth
                 if s.name not in reported:
                     manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))

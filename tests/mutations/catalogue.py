@@ -612,5 +612,11 @@ MUTATIONS = [
                      '    def _error(self, message):\n'),),
              tests=('cli/test_cli.py::test_bad_arguments_exit_nonzero_with_a_message',),
              why="a wrong argument printed 15 lines of usage before the one sentence"),
+    Mutation('sweep_writes_before_reaching_its_scheduler', 'reproduce/sweep.py',
+             edits=(('    client = connect(scheduler) if scheduler and train else None   # before anything is written\n',
+                     '    client = None\n'),),
+             tests=('reproduce/test_reproduce.py::'
+                    'test_a_bad_scheduler_address_is_one_sentence_and_writes_nothing',),
+             why="aevb reproduce --scheduler notaurl left a sweep folder with a manifest"),
 ]
 NAMES = [m.name for m in MUTATIONS]

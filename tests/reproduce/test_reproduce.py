@@ -356,3 +356,18 @@ def test_draw_only_refuses_a_folder_that_is_not_a_sweep(tmp_path):
                            "--out", str(run)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "is not one: give the --out of a sweep" in proc.stderr
     assert sorted(p.name for p in run.iterdir()) == ["config.json"]
+
+
+def test_a_bad_scheduler_address_is_one_sentence_and_writes_nothing(tmp_path):
+    """Catches a sweep that creates its folder, manifest and run folders before finding out
+    that the Dask scheduler it was given cannot be reached (a mistyped address left a sweep
+    folder behind), and a sweep that falls back to local processes instead."""
+    pytest.importorskip("dask.distributed")
+    out = tmp_path / "sweep"
+    r = subprocess.run([sys.executable, "-m", "aevb", "reproduce", "figure2", "--datasets",
+                        "frey", "--n-latent", "2", "--methods", "aevb", "--budget", "1e4",
+                        "--scheduler", "not-an-address", "--out", str(out), "--no-progress"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.splitlines()) == 1 and "cannot reach a Dask scheduler" in r.stderr
+    assert not out.exists(), sorted(p.name for p in out.rglob("*"))
