@@ -7,7 +7,7 @@
     mcem.py        :class:`~.mcem.MCEM`: Monte Carlo EM, Appendix E (a decoder, no encoder)
     fullvb.py      :class:`~.fullvb.FullVB`: full variational Bayes, Appendix F
 """
-from .base import Model, watched
+from .base import Model, NotFittedError, watched
 from .checks import check_array, check_memory, check_settings, n_parameters
 from .fullvb import FullVB
 from .mcem import MCEM
@@ -16,5 +16,5 @@ from .wakesleep import WakeSleep
 
 MODELS = {cls.__name__: cls for cls in (VAE, WakeSleep, MCEM, FullVB)}
 
-__all__ = ["Model", "VAE", "WakeSleep", "MCEM", "FullVB", "MODELS", "check_array",
+__all__ = ["Model", "NotFittedError", "VAE", "WakeSleep", "MCEM", "FullVB", "MODELS", "check_array",
            "check_memory", "check_settings", "n_parameters", "watched"]

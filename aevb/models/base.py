@@ -13,6 +13,7 @@ scores.
 import inspect
 import io
 import json
+import os
 import sys
 import zipfile
 
@@ -24,7 +25,7 @@ from ..core.layers import sigmoid
 from ..core.optim import make_optimizer
 from ..io import checkpoint
 from ..io import datasets as _data
-from .checks import check_array, check_memory, check_settings
+from .checks import as_generator, check_array, check_memory, check_settings
 
 SCORE_CHUNK = 1000          # datapoints scored at once (score_samples' default chunk)
 
@@ -39,6 +40,11 @@ def _same(a, b):
         return bool(a == b) and type(a) is type(b)
     except (TypeError, ValueError):
         return a is b
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A fitted model's method called before ``fit`` (or ``load``); a ``ValueError``, as
+    scikit-learn's is, and an ``AttributeError``, since the fitted attributes are missing."""
 
 
 class Model:
@@ -85,7 +91,8 @@ class Model:
 
     def _check_fitted(self):
         if not self._is_fitted():
-            raise RuntimeError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet: call fit(X) "
+                                 f"first")
 
     @property
     def _sigmoid(self):
@@ -99,6 +106,9 @@ class Model:
         (pass a new one to use).
         """
         self._check_fitted()
+        if os.path.isdir(path):
+            raise ValueError(f"{path} is a folder: give save() a file name, such as "
+                             f"{os.path.join(path, 'model.npz')}")
         settings = {k: v for k, v in self.get_params().items() if k != "rng"}
         settings["dtype"] = None if settings["dtype"] is None else str(np.dtype(settings["dtype"]))
         arrays = checkpoint.param_arrays(self.encoder_params_, self.decoder_params_)
@@ -277,7 +287,7 @@ class Model:
         """``n`` draws z ~ p(z) = N(0, I) shown as decoder means, shape (n, D)."""
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"the number of samples must be an integer >= 1, got {n!r}")
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng)
         self._check_fitted()
         self._check_memory(what=f"draw {n} samples", batch_size=0, sample_rows=int(n),
                            names={"sample_rows": "number of samples"})

@@ -197,6 +197,20 @@ SETTINGS = {
 CHOICES = {"likelihood": LIKELIHOODS, "sampling": SAMPLING}
 
 
+def check_rng(rng):
+    """Refuse what ``numpy.random.default_rng`` would not take as a seed, in one sentence."""
+    if not (rng is None or isinstance(rng, np.random.Generator) or _is_int(rng, 0) or (
+            isinstance(rng, (list, tuple)) and rng and all(_is_int(r, 0) for r in rng))):
+        raise ValueError(f"rng must be None, a whole number >= 0 (a seed), a list of them, or "
+                         f"a numpy.random.Generator, got {rng!r}")
+    return rng
+
+
+def as_generator(rng):
+    """``numpy.random.default_rng(rng)`` once :func:`check_rng` has accepted ``rng``."""
+    return np.random.default_rng(check_rng(rng))
+
+
 def check_settings(params):
     """Check a model's constructor arguments (``get_params()``); one sentence for the first that
     is wrong."""
@@ -208,11 +222,7 @@ def check_settings(params):
             raise ValueError(f"{what} must be {SETTINGS[name][1]}, got {value!r}")
     if "estimator" in params:
         check_estimator(params["estimator"])
-    rng = params.get("rng")
-    if not (rng is None or isinstance(rng, np.random.Generator) or _is_int(rng, 0) or (
-            isinstance(rng, (list, tuple)) and rng and all(_is_int(r, 0) for r in rng))):
-        raise ValueError(f"rng must be None, a whole number >= 0 (a seed), a list of them, or "
-                         f"a numpy.random.Generator, got {rng!r}")
+    check_rng(params.get("rng"))
     dtype = params["dtype"]
     if dtype is not None and str(np.dtype(dtype) if isinstance(dtype, (type, np.dtype))
                                  else dtype) not in ("float32", "float64"):

@@ -5,6 +5,7 @@ from .. import defaults as DF
 from ..inference.fullvb import WeightPosterior
 from ..inference.fullvb_train import FullVBTrainer, eq14_bound, expected_bound_samples
 from ..io.checkpoint import container
+from .checks import as_generator
 from .vae import VAE
 
 
@@ -94,7 +95,7 @@ class FullVB(VAE):
     def sample_decoders(self, n, rng=None):
         """``n`` draws theta ~ q(theta), each a decoder container like ``decoder_params_``."""
         self._check_fitted()
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng)
         q = self.weight_posterior_
         return [q.sample(q.draw_zeta(1, rng)).map(lambda a: a[0]) for _ in range(n)]
 
@@ -111,7 +112,7 @@ class FullVB(VAE):
 
     def sample(self, n, rng=None):
         """``n`` draws from the predictive: z ~ N(0, I) and theta ~ q(theta) each; decoder means (n, D)."""
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng)
         thetas = self.sample_decoders(n, rng)
         z = rng.standard_normal((n, self.n_latent))
         return np.stack([self.decode(z[i:i + 1], t)[0] for i, t in enumerate(thetas)])

@@ -11,7 +11,7 @@ from ..core import networks as nets
 from ..core.sgvb import lower_bound
 from ..core.train import Trainer
 from .base import Model
-from .checks import available_memory, check_array, memory_needed
+from .checks import as_generator, available_memory, check_array, memory_needed
 
 
 class VAE(Model):
@@ -116,7 +116,7 @@ class VAE(Model):
         if isinstance(n_mc_samples, bool) or not isinstance(n_mc_samples, (int, np.integer)) \
                 or n_mc_samples < 1:
             raise ValueError(f"n_mc_samples must be an integer >= 1, got {n_mc_samples!r}")
-        rng = np.random.default_rng(rng)
+        rng = as_generator(rng)
         enc, dec = self.encoder_params_, self.decoder_params_
         dtype = enc.dtype
         chunk = self._score_chunk(min(chunk, len(data)), n_mc_samples)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import aevb
-from aevb.models import MODELS
+from aevb.models import MODELS, NotFittedError
 
 CLASSES = list(MODELS.values())
 TINY = dict(n_latent=2, n_hidden=6, budget=600, batch_size=20)
@@ -58,9 +58,25 @@ def test_a_model_not_fitted_says_so(cls, X):
     model = cls(**TINY, rng=0)
     for call in (lambda: model.score(X), lambda: model.sample(3), lambda: model.save("x.npz"),
                  lambda: model.decode(np.zeros((1, 2)))):
-        with pytest.raises(RuntimeError, match=f"this {cls.__name__} is not fitted yet: call "
+        with pytest.raises(NotFittedError, match=f"this {cls.__name__} is not fitted yet: call "
                                                f"fit"):
             call()
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_a_bad_rng_or_a_folder_for_a_file_is_one_sentence(cls, fitted, tmp_path):
+    """Catches ``sample(rng="x")`` failing deep in NumPy ("SeedSequence expects int ...")
+    instead of saying what rng may be, a model that is not fitted raising something other than
+    the ValueError the house promises, and ``save(FOLDER)`` failing with an OS error after it
+    has written a temporary file beside the folder."""
+    model = fitted[cls.__name__]
+    with pytest.raises(ValueError, match=r"^rng must be None, a whole number >= 0"):
+        model.sample(2, rng="x")
+    assert issubclass(NotFittedError, ValueError)
+    before = sorted(tmp_path.parent.iterdir())
+    with pytest.raises(ValueError, match="is a folder: give save\\(\\) a file name"):
+        model.save(tmp_path)
+    assert sorted(tmp_path.parent.iterdir()) == before and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from aevb import VAE
+from aevb.models import NotFittedError
 from aevb.io import datasets as D
 from aevb.core import networks as nets
 from aevb.core.sgvb import lower_bound
@@ -128,7 +129,7 @@ def test_bad_settings_are_clear_errors(toy, kw, match):
 
 
 def test_unfitted_model_says_so():
-    with pytest.raises(RuntimeError, match="not fitted yet"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         VAE().transform(np.zeros((1, 4)))
 
 

@@ -618,5 +618,15 @@ MUTATIONS = [
              tests=('reproduce/test_reproduce.py::'
                     'test_a_bad_scheduler_address_is_one_sentence_and_writes_nothing',),
              why="aevb reproduce --scheduler notaurl left a sweep folder with a manifest"),
+    Mutation('sample_seed_not_checked', 'models/base.py',
+             edits=(('        rng = as_generator(rng)\n', '        rng = np.random.default_rng(rng)\n'),),
+             tests=('contracts/test_model_classes.py::'
+                    'test_a_bad_rng_or_a_folder_for_a_file_is_one_sentence',),
+             why='vae.sample(2, rng="x") failed inside NumPy with "SeedSequence expects int"'),
+    Mutation('save_into_a_folder_path', 'models/base.py',
+             edits=(('        if os.path.isdir(path):\n', '        if False:\n'),),
+             tests=('contracts/test_model_classes.py::'
+                    'test_a_bad_rng_or_a_folder_for_a_file_is_one_sentence',),
+             why="vae.save('/tmp') raised IsADirectoryError after writing /.tmp.PID.tmp"),
 ]
 NAMES = [m.name for m in MUTATIONS]
