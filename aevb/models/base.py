@@ -42,9 +42,9 @@ def _same(a, b):
         return a is b
 
 
-class NotFittedError(ValueError, AttributeError):
-    """A fitted model's method called before ``fit`` (or ``load``); a ``ValueError``, as
-    scikit-learn's is, and an ``AttributeError``, since the fitted attributes are missing."""
+class NotFittedError(ValueError):
+    """A fitted model's method called before ``fit`` (or ``load``): a ``ValueError``, as
+    scikit-learn's is and as every refusal of aevb's Python API is."""
 
 
 class Model:
