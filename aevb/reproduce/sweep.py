@@ -108,6 +108,23 @@ def _sigterm_interrupts():
 DEFAULT_OUT = "sweep"       # never the committed results/ (a fresh clone has no checkpoints)
 
 
+@contextlib.contextmanager
+def _sweep_lock(out, train, client):
+    """One sweep writes a sweep folder at a time: its ``.lock``, as a run folder's (a second
+    sweep on the same ``--out`` is refused with the first one's PID). Closes the client too."""
+    fd = None
+    try:
+        if train:
+            out.mkdir(parents=True, exist_ok=True)
+            fd = runs.lock_folder(out)
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if client is not None:
+            client.close()
+
+
 def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None, download=None,
           progress=True, draw=True, train=True, echo=print, **filters):
     """Train every run ``figures`` need (:func:`~aevb.reproduce.spec.plan`), then draw the figures
@@ -147,57 +164,56 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
                     f"run folder without its checkpoint, as the committed results/ are, "
                     f"cannot be extended)") from None
     client = connect(scheduler) if scheduler and train else None   # before anything is written
-    if train:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-    # The most work left first, so that the last run does not train alone while the
-    # other processes idle (longest-processing-time-first scheduling).
-    todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))
-    manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
-                         "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    if train:                                     # --draw-only leaves the manifest alone
-        write_manifest(out, manifest)
-    if train:
-        echo(f"{n_done} of {len(specs)} runs already done; "
-             f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
-    else:
-        echo(f"drawing from the {len(specs)} run folders as they are ({n_done} done; {out})")
-    kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
-    bar = Progress(specs, out, progress and train, done_runs=n_done)   # no bar to draw
-    by_name = {s.name: s for s in specs}
-    status, reported = 0, set()
-    with _sigterm_interrupts():
-        try:
-            results = (run_dask(todo, out, client, kw) if client is not None
-                       else run_local(todo, out, jobs, kw))
-            for res in results:
-                s = by_name[res["name"]]
-                ok = res["state"] == "done"
-                reported.add(s.name)
-                manifest["runs"][s.name] = _entry(s, out, res["state"], res)
-                write_manifest(out, manifest)
-                bar.update(run_finished=ok)
-                if not ok:
-                    status = max(status, 130 if res["state"] == "interrupted" else 1)
-                    why = f" ({res['error']})" if res.get("error") else ""
-                    echo(f"{s.name}: {res['state']}{why}")
-        except KeyboardInterrupt as e:
-            status = 143 if isinstance(e, Terminated) else 130
-        finally:
-            bar.close()
-            if client is not None:
-                client.close()
-            for s in todo:                       # the folders are the truth
-                if s.name not in reported:
-                    manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
-            manifest["sweep"]["status"] = ("finished" if status == 0 else "interrupted"
-                                           if status in (130, 143) else "failed")
-            if train:
-                write_manifest(out, manifest)
-    if status in (130, 143):
-        echo(f"interrupted; run the same command again to resume ({out})")
+    with _sweep_lock(out, train, client):
+        if train:
+            (out / "runs").mkdir(parents=True, exist_ok=True)
+        # The most work left first, so that the last run does not train alone while the
+        # other processes idle (longest-processing-time-first scheduling).
+        todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))
+        manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
+                             "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if train:                                     # --draw-only leaves the manifest alone
+            write_manifest(out, manifest)
+        if train:
+            echo(f"{n_done} of {len(specs)} runs already done; "
+                 f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
+        else:
+            echo(f"drawing from the {len(specs)} run folders as they are ({n_done} done; {out})")
+        kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
+        bar = Progress(specs, out, progress and train, done_runs=n_done)   # no bar to draw
+        by_name = {s.name: s for s in specs}
+        status, reported = 0, set()
+        with _sigterm_interrupts():
+            try:
+                results = (run_dask(todo, out, client, kw) if client is not None
+                           else run_local(todo, out, jobs, kw))
+                for res in results:
+                    s = by_name[res["name"]]
+                    ok = res["state"] == "done"
+                    reported.add(s.name)
+                    manifest["runs"][s.name] = _entry(s, out, res["state"], res)
+                    write_manifest(out, manifest)
+                    bar.update(run_finished=ok)
+                    if not ok:
+                        status = max(status, 130 if res["state"] == "interrupted" else 1)
+                        why = f" ({res['error']})" if res.get("error") else ""
+                        echo(f"{s.name}: {res['state']}{why}")
+            except KeyboardInterrupt as e:
+                status = 143 if isinstance(e, Terminated) else 130
+            finally:
+                bar.close()
+                for s in todo:                       # the folders are the truth
+                    if s.name not in reported:
+                        manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
+                manifest["sweep"]["status"] = ("finished" if status == 0 else "interrupted"
+                                               if status in (130, 143) else "failed")
+                if train:
+                    write_manifest(out, manifest)
+        if status in (130, 143):
+            echo(f"interrupted; run the same command again to resume ({out})")
+            return status
+        if draw:
+            from . import figures as F
+            for path in F.draw(out, figures, manifest):
+                echo(f"wrote {path}")
         return status
-    if draw:
-        from . import figures as F
-        for path in F.draw(out, figures, manifest):
-            echo(f"wrote {path}")
-    return status

@@ -628,5 +628,10 @@ MUTATIONS = [
              tests=('contracts/test_model_classes.py::'
                     'test_a_bad_rng_or_a_folder_for_a_file_is_one_sentence',),
              why="vae.save('/tmp') raised IsADirectoryError after writing /.tmp.PID.tmp"),
+    Mutation('sweep_folder_without_a_lock', 'reproduce/sweep.py',
+             edits=(('            fd = runs.lock_folder(out)\n', '            pass\n'),),
+             tests=('reproduce/test_reproduce.py::'
+                    'test_a_second_sweep_on_the_same_folder_is_refused',),
+             why="two sweeps on one --out overwrote each other's manifest"),
 ]
 NAMES = [m.name for m in MUTATIONS]

@@ -371,3 +371,24 @@ def test_a_bad_scheduler_address_is_one_sentence_and_writes_nothing(tmp_path):
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.splitlines()) == 1 and "cannot reach a Dask scheduler" in r.stderr
     assert not out.exists(), sorted(p.name for p in out.rglob("*"))
+
+
+def test_a_second_sweep_on_the_same_folder_is_refused(tmp_path):
+    """Catches two sweeps writing one sweep folder (their manifests overwrite each other, and
+    each reports the other's runs as failed): the second is refused with the first one's PID,
+    and writes nothing."""
+    from aevb.runs import lock_folder
+    out = tmp_path / "sweep"
+    out.mkdir()
+    fd = lock_folder(out)                 # as a running sweep holds it
+    try:
+        r = subprocess.run([sys.executable, "-m", "aevb", "reproduce", "figure2", "--datasets",
+                            "frey", "--n-latent", "2", "--methods", "aevb", "--budget", "1e4",
+                            "--out", str(out), "--no-progress"],
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(fd)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert f"is being written by process {os.getpid()}" in r.stderr
+    assert sorted(p.name for p in out.rglob("*")) == [".lock"]
