@@ -40,6 +40,7 @@ class Parser(argparse.ArgumentParser):
     """argparse, with a wrong command line said in one line instead of the whole usage."""
 
     def error(self, message):
+        """Print ``message`` as one line on stderr, with where to look, and exit with status 2."""
         self.exit(2, f"{self.prog}: error: {message} (`{self.prog} --help` lists the "
                      f"arguments)\n")
 
