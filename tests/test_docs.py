@@ -71,13 +71,14 @@ def test_every_public_module_has_an_api_group(generator):
 
 def test_notebook_links_to_source_become_api_links(generator):
     """Catches a notebook's ``(../aevb/core/sgvb.py)`` left as a link that the site cannot
-    follow, and a link to a module that does not exist passing silently."""
+    follow, a package's ``__init__.py`` sent to a page that does not exist, and a link to a
+    module that does not exist passing silently."""
     modules = generator.public_modules()
     text = "see [sgvb](../aevb/core/sgvb.py) and [io](../aevb/io/__init__.py)"
-    out = generator.SOURCE_LINK.sub(lambda m: "](../api/aevb." + m.group(1).replace("/", ".")
-                                    + ".md)", text)
-    assert out == "see [sgvb](../api/aevb.core.sgvb.md) and [io](../api/aevb.io.md)"
-    assert "aevb.core.sgvb" in modules and "aevb.io" in modules
+    assert generator.api_links(text, modules) == \
+        "see [sgvb](../api/aevb.core.sgvb.md) and [io](../api/aevb.io.md)"
+    with pytest.raises(RuntimeError, match="not a public module"):
+        generator.api_links("[x](../aevb/core/nothing.py)", modules)
 
 
 @pytest.fixture(scope="module")

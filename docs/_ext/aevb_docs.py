@@ -138,6 +138,18 @@ def _module_page(name):
 SOURCE_LINK = re.compile(r"\]\(\.\./aevb/([A-Za-z0-9_/]+?)(?:/__init__)?\.py\)")
 
 
+def api_links(text, modules):
+    """``text`` with its links to the package's files, ``(../aevb/core/sgvb.py)``, turned into
+    links to their API pages; a link to a module that is not public raises."""
+    def to_api(match):
+        name = "aevb." + match.group(1).replace("/", ".")
+        if name not in modules:
+            raise RuntimeError(f"a notebook links to ../aevb/{match.group(1)}.py, which is "
+                               f"not a public module of aevb")
+        return f"](../api/{name}.md)"
+    return SOURCE_LINK.sub(to_api, text)
+
+
 def write_notebooks(modules):
     """Copy the notebooks, links to the package's files turned into links to API pages."""
     import nbformat
@@ -145,18 +157,11 @@ def write_notebooks(modules):
     if not src:
         raise RuntimeError(f"no notebooks found in {ROOT / 'notebooks'}")
 
-    def to_api(match):
-        name = "aevb." + match.group(1).replace("/", ".")
-        if name not in modules:
-            raise RuntimeError(f"a notebook links to ../aevb/{match.group(1)}.py, which is "
-                               f"not a public module of aevb")
-        return f"](../api/{name}.md)"
-
     for path in src:
         nb = nbformat.read(path, as_version=4)
         for cell in nb.cells:
             if cell.cell_type == "markdown":
-                cell.source = SOURCE_LINK.sub(to_api, cell.source)
+                cell.source = api_links(cell.source, modules)
         _write(OUT / "notebooks" / path.name, nbformat.writes(nb) + "\n")
     link = OUT / "results"
     if not link.is_symlink():
@@ -195,7 +200,7 @@ def write_horizon():
     manifest = json.loads((ROOT / "results" / "manifest.json").read_text(encoding="utf-8"))
     rows = ["| run | samples | train bound | test bound |", "|---|---|---|---|"]
     for name, run in sorted(manifest["runs"].items()):
-        if run["samples"] <= 10**7 or run["figures"] == ["figure3"]:
+        if run["samples"] <= 10**7:
             continue
         log = ROOT / "results" / "runs" / name / "log.jsonl"
         for line in log.read_text(encoding="utf-8").splitlines():
