@@ -3,8 +3,10 @@
 ``check`` and ``grade`` run the checks in a child process (:mod:`.isolate`,
 plain Python: no pytest needed) whose ``import aevb`` finds the student's
 copy, while the checks themselves come from this, the instructor's,
-installation. ``check`` runs one child for everything it selects; ``grade``
-one per exercise with its own time limit (:mod:`.grading`).
+installation, or from a folder of checks given with ``--checks`` (the
+hidden set ``make --hidden-checks DIR`` wrote). ``check`` runs one child for
+everything it selects; ``grade`` one per exercise with its own time limit
+(:mod:`.grading`).
 :func:`load_package` imports a copy of the package in-process, for tests.
 """
 import importlib.util
@@ -16,8 +18,8 @@ from pathlib import Path
 
 from .generate import PACKAGE, make, solutions_elsewhere
 from .grading import (DEFAULT_TIMEOUT, ChildTimeout, GradeInputError, blame, fmt, grade,
-                      run_child, summarize)
-from .registry import EXERCISES, max_score, select
+                      load_checks, run_child, summarize)
+from .registry import EXERCISES
 
 _counter = itertools.count()
 
@@ -34,7 +36,7 @@ def load_package(root, name=None):
     return module
 
 
-def check_folder(root, names=None, timeout=600.0):
+def check_folder(root, names=None, timeout=600.0, checks=None):
     """Run the selected checks against ``root/aevb`` in one child process.
 
     Returns a list of records (dicts: id, exercise, number, check, passed,
@@ -42,20 +44,24 @@ def check_folder(root, names=None, timeout=600.0):
     ``needs``; raises RuntimeError if the run exceeds ``timeout`` seconds or
     stops without a result. A module of the copy that does not import fails
     only the checks that use it, with a message naming its file and line.
+    ``checks`` is a folder of checks (default: this package's own; see
+    :func:`~aevb.exercises.grading.load_checks`).
     """
     root = Path(root).resolve()
     if not (root / "aevb" / "__init__.py").is_file():
         raise ValueError(f"{root} has no aevb/ package: make one with `aevb exercises make {root}`")
-    if not select(names):
+    checks = load_checks(checks)
+    if not checks.registry.select(names):
         raise ValueError(f"no check matches {names}; exercises: "
-                         f"{', '.join(e.name for e in EXERCISES)}")
+                         f"{', '.join(e.name for e in checks.registry.EXERCISES)}")
     try:
-        records = run_child(root, names=list(names or ()), needs=True, timeout=timeout)
+        records = run_child(root, names=list(names or ()), needs=True, timeout=timeout,
+                            checks=checks)
     except ChildTimeout:
         raise RuntimeError(f"the checks did not finish within {timeout:g} s (an endless loop "
                            f"in the code under test? `aevb exercises grade` gives each "
                            f"exercise its own time limit)") from None
-    return [r for r in blame(records) if r.get("selected", True)]
+    return [r for r in blame(records, checks) if r.get("selected", True)]
 
 
 def report(summary, stream=sys.stdout):
@@ -78,9 +84,15 @@ def report(summary, stream=sys.stdout):
 
 
 def cmd_make(args):
-    n = make(args.dir, overwrite=args.overwrite)
+    n = make(args.dir, overwrite=args.overwrite, hidden_checks=args.hidden_checks)
+    shown, everything = (len(load_checks(Path(args.dir) / "aevb" / "exercises").registry.CHECKS),
+                         len(load_checks().registry.CHECKS))
     print(f"wrote {args.dir}/aevb with {n} solution regions replaced by stubs "
-          f"({len(EXERCISES)} exercises); check with: aevb exercises check {args.dir}")
+          f"({len(EXERCISES)} exercises) and {shown} of the {everything} checks (the visible "
+          f"ones); check with: aevb exercises check {args.dir}")
+    if args.hidden_checks:
+        print(f"wrote all {everything} checks to {args.hidden_checks}; grade with: "
+              f"aevb exercises grade SUBMISSIONS_DIR --checks {args.hidden_checks} --out OUT")
     elsewhere = solutions_elsewhere()
     if elsewhere:
         print("note: these modules are handed out unchanged and repeat solution lines "
@@ -92,14 +104,15 @@ def cmd_make(args):
 
 def cmd_check(args):
     root = PACKAGE.parent if args.reference else Path(args.dir)
+    checks = load_checks(args.checks)
     try:
-        records = check_folder(root, args.k, timeout=args.timeout)
+        records = check_folder(root, args.k, timeout=args.timeout, checks=checks)
     except RuntimeError as e:
         print(f"aevb exercises check: {root}: {e}", file=sys.stderr)
         if args.json:
             Path(args.json).write_text(json.dumps({"dir": str(root), "error": str(e)}, indent=1))
         return 1
-    summary = summarize(records)
+    summary = summarize(records, checks)
     report(summary)
     if args.json:
         exercises = [{k: v for k, v in s.items() if k != "results"} for s in summary]
@@ -113,10 +126,11 @@ def cmd_check(args):
 
 def cmd_grade(args):
     def progress(name, summary):
-        print(f"{name:24s} {fmt(sum(s['points'] for s in summary)):>6s} / {fmt(max_score())}",
-              flush=True)
+        print(f"{name:24s} {fmt(sum(s['points'] for s in summary)):>6s} / "
+              f"{fmt(sum(s['max_points'] for s in summary))}", flush=True)
     try:
-        graded = grade(args.submissions, args.out, timeout=args.timeout, progress=progress)
+        graded = grade(args.submissions, args.out, timeout=args.timeout, progress=progress,
+                       checks=args.checks)
     except GradeInputError as e:
         print(f"aevb exercises grade: {e}", file=sys.stderr)
         return 2
@@ -141,6 +155,9 @@ def add_parser(subparsers):
     m = sub.add_parser("make", help="write a student version of the package into DIR")
     m.add_argument("dir", metavar="DIR")
     m.add_argument("--overwrite", action="store_true", help="replace DIR/aevb if it exists")
+    m.add_argument("--hidden-checks", metavar="CHECKS_DIR",
+                   help="also write the whole set of checks (the hidden ones too) into this new "
+                        "or empty folder, outside DIR, for check/grade --checks")
     m.set_defaults(func=cmd_make)
     c = sub.add_parser("check", help="run the exercises' checks against DIR/aevb")
     c.add_argument("dir", metavar="DIR", nargs="?", default=".",
@@ -151,6 +168,9 @@ def add_parser(subparsers):
     c.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
     c.add_argument("--reference", action="store_true",
                    help="check the installed reference package instead of DIR")
+    c.add_argument("--checks", metavar="CHECKS_DIR",
+                   help="run the checks in this folder (from make --hidden-checks) instead of "
+                        "the installed ones")
     c.set_defaults(func=cmd_check)
     g = sub.add_parser("grade", help="grade a folder of submissions, one exercise per child "
                        "process with its own time limit")
@@ -160,6 +180,9 @@ def add_parser(subparsers):
                    help="new or empty folder for grades.csv, feedback/NAME.md and NAME/results.json")
     g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                    help=f"seconds per exercise of a submission (default {DEFAULT_TIMEOUT:g})")
+    g.add_argument("--checks", metavar="CHECKS_DIR",
+                   help="grade with the checks in this folder (from make --hidden-checks) "
+                        "instead of the installed ones")
     g.set_defaults(func=cmd_grade)
     li = sub.add_parser("list", help="the exercises, the equations they cover, where they are")
     li.set_defaults(func=cmd_list)

@@ -8,6 +8,14 @@ one line at the marker's indentation::
     raise NotImplementedError("exercise 5 (kl): ...")
 
 so signatures, docstrings and the code around the region stay as they are.
+
+The checks follow nbgrader's convention for hidden tests: the lines of
+``aevb/exercises/`` between ``### BEGIN HIDDEN TESTS`` and
+``### END HIDDEN TESTS`` (whole checks, or the parts of a check that would
+give the formula away: the expected values, the mistaken values a diagnosis
+matches, the hints) are left out of the handout's copy, which keeps the
+visible checks. ``make(..., hidden_checks=DIR)`` writes the whole set to
+``DIR`` for ``aevb exercises check --checks DIR`` and ``grade --checks DIR``.
 """
 import re
 import shutil
@@ -17,6 +25,8 @@ from pathlib import Path
 from .registry import BY_NAME, EXERCISES
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+HIDDEN_BEGIN, HIDDEN_END = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+CHECKS_DIR = Path(__file__).resolve().parent            # the instructor's checks (this folder)
 PACKAGE = Path(__file__).resolve().parent.parent        # the aevb/ folder holding the regions
 SKIP = ("exercises",)                                    # folders never scanned (this one)
 
@@ -79,6 +89,11 @@ From this folder:
     python -m aevb exercises list             # what each exercise covers
     python -m pytest test_exercises.py        # the same checks through pytest, if installed
 
+The checks in `aevb/exercises/` are the visible part of your instructor's
+checks: they say what is checked (gradients against finite differences, the
+shapes, the properties every answer must have), not the formula. Your
+instructor may grade with more.
+
 Exercises, in order (the later ones call the earlier ones):
 
 {table}
@@ -123,6 +138,88 @@ def find_regions(text, path="<text>"):
     return regions
 
 
+def hidden_regions(text, path="<text>"):
+    """The ``(begin, end)`` line indices (0-based, markers included) of the hidden parts of a check module.
+
+    ValueError for a marker without its partner, a nested one, or an END not
+    indented like its BEGIN.
+    """
+    found, open_ = [], None
+    for i, line in enumerate(text.split("\n")):
+        s, indent = line.strip(), re.match(r"\s*", line).group(0)
+        if s.startswith(HIDDEN_BEGIN):
+            if open_ is not None:
+                raise ValueError(f"{path}:{i + 1}: {HIDDEN_BEGIN!r} inside the hidden part "
+                                 f"opened at line {open_[0] + 1}; close it first")
+            open_ = (i, indent)
+        elif s.startswith(HIDDEN_END):
+            if open_ is None:
+                raise ValueError(f"{path}:{i + 1}: {HIDDEN_END!r} without a {HIDDEN_BEGIN!r} "
+                                 f"before it")
+            if indent != open_[1]:
+                raise ValueError(f"{path}:{i + 1}: {HIDDEN_END!r} is not indented like its "
+                                 f"BEGIN at line {open_[0] + 1}")
+            found.append((open_[0], i))
+            open_ = None
+    if open_ is not None:
+        raise ValueError(f"{path}:{open_[0] + 1}: {HIDDEN_BEGIN!r} has no {HIDDEN_END!r}")
+    return found
+
+
+def visible_source(text, path="<text>"):
+    """``text`` without its hidden parts (markers included): the handout's copy of a check module.
+
+    ValueError if what is left does not compile (a hidden part that cuts a
+    statement in two).
+    """
+    lines = text.split("\n")
+    for begin, end in reversed(hidden_regions(text, path)):
+        del lines[begin:end + 1]
+    out = "\n".join(lines)
+    try:
+        compile(out, f"{path} (visible part)", "exec")
+    except SyntaxError as e:
+        raise ValueError(f"{path}: without its hidden tests the module does not compile "
+                         f"(line {e.lineno} of the visible part: {e.msg}); put the markers "
+                         f"around whole statements or whole items of a list") from None
+    return out
+
+
+def check_files(where=CHECKS_DIR):
+    """The modules of a checks folder (``aevb/exercises`` or one written by ``make --hidden-checks``)."""
+    return sorted(p for p in Path(where).glob("*.py"))
+
+
+def hidden_lines(student_dir, where=CHECKS_DIR):
+    """Code lines of the hidden tests that appear in the handout's checks (should be none).
+
+    A line counts when it is code longer than a few characters that does not
+    also occur in the visible part of the same module.
+    """
+    leaks = []
+    for path in check_files(where):
+        text = path.read_text()
+        lines = text.split("\n")
+        inside = set()
+        for begin, end in hidden_regions(text, path):
+            inside.update(range(begin + 1, end))
+        visible = {lines[i].strip() for i in range(len(lines)) if i not in inside}
+        hidden = {lines[i].strip() for i in inside} - visible
+        hidden = {h for h in hidden if len(h) > 6 and not h.startswith("#")}
+        copy = Path(student_dir) / "aevb" / "exercises" / path.name
+        if copy.is_file():
+            body = {s.strip() for s in copy.read_text().split("\n")}
+            leaks += [f"{copy}: {h}" for h in sorted(hidden & body)]
+    return leaks
+
+
+def _empty_or_new(folder, what):
+    folder = Path(folder)
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ValueError(f"{folder} exists and is not empty: give a new or empty folder "
+                         f"for {what}")
+
+
 def stub_line(name, indent):
     e = BY_NAME[name]
     return (f'{indent}raise NotImplementedError("exercise {e.number} ({e.name}): {e.title} '
@@ -152,10 +249,15 @@ def all_regions(package=PACKAGE):
     return regions
 
 
-def make(dest, package=PACKAGE, overwrite=False):
+def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None):
     """Write the student version into ``dest``: ``dest/aevb/``, a test file and a README.
 
-    Returns the number of regions replaced.
+    The handout's ``aevb/exercises/`` holds the visible checks only (the
+    hidden tests left out, see :func:`visible_source`). With ``hidden_checks``
+    (a new or empty folder outside ``dest``), the whole set of checks is
+    written there too, for ``aevb exercises check --checks`` and ``grade
+    --checks``. Everything is checked before anything is written. Returns the
+    number of regions replaced.
     """
     dest = Path(dest)
     target = dest / "aevb"
@@ -163,19 +265,35 @@ def make(dest, package=PACKAGE, overwrite=False):
     if tgt == src or src in tgt.parents or tgt in src.parents:
         raise ValueError(f"{dest} would write over the reference package in {src}; "
                          f"choose a folder outside it")
-    if target.exists():
-        if not overwrite:
-            raise ValueError(f"{target} exists; pass --overwrite to replace it")
-        shutil.rmtree(target)
+    if target.exists() and not overwrite:
+        raise ValueError(f"{target} exists; pass --overwrite to replace it")
+    if hidden_checks is not None:
+        hid, d = Path(hidden_checks).resolve(), dest.resolve()
+        if hid == d or d in hid.parents:
+            raise ValueError(f"{hidden_checks} is inside the handout {dest}, so the hidden "
+                             f"checks would be handed out: write them somewhere else")
+        if hid == src or src in hid.parents:
+            raise ValueError(f"{hidden_checks} is inside the reference package {src}; "
+                             f"choose a folder outside it")
+        _empty_or_new(hidden_checks, "the hidden checks")
     regions = all_regions(package)
+    checks = Path(package) / "exercises"
+    visible = {p.name: visible_source(p.read_text(), p) for p in check_files(checks)}
+    if target.exists():
+        shutil.rmtree(target)
     shutil.copytree(package, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for path in {r.path for r in regions}:
         rel = Path(path).relative_to(package)
         (target / rel).write_text(student_source(Path(path).read_text(), path))
+    for name, text in visible.items():
+        (target / "exercises" / name).write_text(text)
     (dest / "test_exercises.py").write_text(TEST_FILE)
     table = "\n".join(f"{e.number:3d}. {e.name:20s} {e.title} ({e.paper}); in {e.where}"
                       for e in EXERCISES)
     (dest / "README.md").write_text(STUDENT_README.format(n=len(EXERCISES), table=table))
+    if hidden_checks is not None:
+        shutil.copytree(checks, hidden_checks, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     return len(regions)
 
 

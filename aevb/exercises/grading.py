@@ -11,19 +11,28 @@ exercises that use it.
 :func:`grade` grades every sub-folder of a folder and writes ``grades.csv``,
 ``feedback/NAME.md`` and, per submission, ``NAME/results.json`` in the format
 Gradescope's autograder reads.
+
+The checks are this package's own unless a folder of checks is given
+(:func:`load_checks`: the hidden set that ``aevb exercises make
+--hidden-checks DIR`` wrote, or an instructor's own); every function that
+needs the registry takes it as ``checks``, so points, blame and the columns
+of ``grades.csv`` always come from the checks that ran.
 """
 import csv
+import importlib.util
 import io
+import itertools
 import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from . import isolate
-from .registry import BY_NAME, CHECKS, EXERCISES, check_points, max_score
+from . import isolate, registry
 
 DEFAULT_TIMEOUT = 60.0      # seconds per exercise when grading
 FEEDBACK = "feedback"       # OUT/feedback/NAME.md; so no submission may be called that
@@ -37,6 +46,63 @@ class ChildTimeout(RuntimeError):
     """The child did not finish within its time limit (and was killed)."""
 
 
+@dataclass(frozen=True)
+class CheckSet:
+    """A set of checks: its registry module (exercises, checks, points) and the folder it lives in."""
+    registry: object
+    where: Path
+
+
+OWN = CheckSet(registry, isolate.HERE)
+_loaded = {}
+_counter = itertools.count()
+
+
+def load_checks(where=None):
+    """The checks in folder ``where`` (``None``: this package's own), as a :class:`CheckSet`.
+
+    A :class:`CheckSet` is returned as it is.
+
+    ``where`` is a copy of ``aevb/exercises`` (what ``aevb exercises make
+    --hidden-checks DIR`` writes). It is imported under a name of its own, so
+    it never replaces the installed checks; ValueError (one sentence) for a
+    folder that is not a set of checks or does not import.
+    """
+    if where is None:
+        return OWN
+    if isinstance(where, CheckSet):
+        return where
+    folder = Path(where).resolve()
+    if folder == isolate.HERE:
+        return OWN
+    if folder in _loaded:
+        return _loaded[folder]
+    if not folder.is_dir():
+        raise ValueError(f"{where} is not a folder: give the folder of checks that "
+                         f"`aevb exercises make HANDOUT --hidden-checks {where}` wrote")
+    missing = [n for n in ("__init__.py", "registry.py", "isolate.py") if not (folder / n).is_file()]
+    if missing:
+        raise ValueError(f"{where} is not a folder of checks (it has no {missing[0]}): write one "
+                         f"with `aevb exercises make HANDOUT --hidden-checks {where}`")
+    name = f"aevb_exercise_checks_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:
+        for m in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[m]
+        where_ = f" (line {e.lineno} of {Path(e.filename).name})" if isinstance(e, SyntaxError) \
+            else ""
+        raise ValueError(f"the checks in {where} do not import: {type(e).__name__}: "
+                         f"{getattr(e, 'msg', e)}{where_}; fix them or write them again with "
+                         f"`aevb exercises make HANDOUT --hidden-checks DIR`") from None
+    _loaded[folder] = CheckSet(module.registry, folder)
+    return _loaded[folder]
+
+
 def _kill_group(proc):
     """Kill the child's process group (what the student's code started too)."""
     try:
@@ -48,8 +114,11 @@ def _kill_group(proc):
             pass
 
 
-def run_child(root, numbers=(), names=(), needs=False, timeout=DEFAULT_TIMEOUT):
+def run_child(root, numbers=(), names=(), needs=False, timeout=DEFAULT_TIMEOUT, checks=None):
     """Run the selected checks against ``root/aevb`` in a child; return its records.
+
+    The child runs the checks of ``checks`` (a :class:`CheckSet` or a folder,
+    see :func:`load_checks`; default: this package's own).
 
     ``numbers`` selects whole exercises, ``names`` works as ``check -k`` (both
     empty: every check). Raises :class:`ChildTimeout` after ``timeout`` seconds
@@ -57,6 +126,7 @@ def run_child(root, numbers=(), names=(), needs=False, timeout=DEFAULT_TIMEOUT):
     stops without writing its records.
     """
     root = Path(root).resolve()
+    checks = load_checks(checks)
     with tempfile.TemporaryDirectory(prefix="aevb-exercises-") as tmp:
         out, log = Path(tmp) / "records.json", Path(tmp) / "output.txt"
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
@@ -64,7 +134,7 @@ def run_child(root, numbers=(), names=(), needs=False, timeout=DEFAULT_TIMEOUT):
                                              if p)}
         for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
             env.setdefault(var, "1")
-        argv = isolate.command_line(root, out, numbers, names, needs)
+        argv = isolate.command_line(root, out, numbers, names, needs, where=checks.where)
         with open(log, "w") as sink:
             proc = subprocess.Popen(argv, cwd=tmp, env=env, stdin=subprocess.DEVNULL,
                                     stdout=sink, stderr=subprocess.STDOUT,
@@ -92,14 +162,14 @@ def run_child(root, numbers=(), names=(), needs=False, timeout=DEFAULT_TIMEOUT):
     return data["records"]
 
 
-def failed_records(exercise, message, error):
+def failed_records(exercise, message, error, checks=OWN):
     """One failed record per check of ``exercise``, all with ``message``."""
     return [{"id": c.id, "exercise": exercise.name, "number": exercise.number, "check": c.name,
              "passed": False, "error": error, "message": message, "selected": True}
-            for c in CHECKS if c.exercise is exercise]
+            for c in checks.registry.CHECKS if c.exercise is exercise]
 
 
-def blame(records):
+def blame(records, checks=OWN):
     """Pass the blame on through ``needs``: prefix the failures of an exercise that builds on a
     failing one with "exercise 7 (estimator_b) fails because exercise 2 (tanh) does: fix it first."
 
@@ -110,29 +180,31 @@ def blame(records):
     for r in records:
         if r["passed"] or (r["error"] == "NotImplementedError" and "is not done yet" in r["message"]):
             continue
-        ex = BY_NAME[r["exercise"]]
+        ex = checks.registry.BY_NAME[r["exercise"]]
         culprit = next((n for n in ex.needs if n in failing), None)
         if culprit is not None and "fails because exercise" not in r["message"]:
-            other = next(e for e in EXERCISES if e.number == culprit)
+            other = next(e for e in checks.registry.EXERCISES if e.number == culprit)
             r["message"] = (f"exercise {ex.number} ({ex.name}) fails because exercise {culprit} "
                             f"({other.name}) does: fix it first. {r['message']}")
     return records
 
 
-def summarize(records):
+def summarize(records, checks=OWN):
     """Per exercise, in the registry's order: its verdict, its checks and its points.
 
     A list of dicts (number, name, title, passed, checks_passed, checks,
     points, max_points, results); only the exercises with selected records appear.
+    ``checks`` is the :class:`CheckSet` that produced the records.
     """
-    by_id = {c.id: c for c in CHECKS}
+    reg = checks.registry
+    by_id = {c.id: c for c in reg.CHECKS}
     out = []
-    for e in EXERCISES:
+    for e in reg.EXERCISES:
         rs = [r for r in records if r["number"] == e.number and r.get("selected", True)]
         if not rs:
             continue
         for r in rs:
-            r["max_points"] = round(check_points(by_id[r["id"]]), 4)
+            r["max_points"] = round(reg.check_points(by_id[r["id"]]), 4)
             r["points"] = r["max_points"] if r["passed"] else 0.0
         out.append({"number": e.number, "name": e.name, "title": e.title,
                     "passed": all(r["passed"] for r in rs),
@@ -152,26 +224,30 @@ def fmt(x):
     return f"{_round(x):g}"
 
 
-def grade_submission(root, timeout=DEFAULT_TIMEOUT, exercises=EXERCISES):
+def grade_submission(root, timeout=DEFAULT_TIMEOUT, exercises=None, checks=None):
     """Check ``root/aevb`` one exercise per child process; return the summary (see :func:`summarize`).
 
     A hang or a crash costs only the exercise whose child it happened in (each
     child has ``timeout`` seconds); the blame is then passed on through
-    ``needs``. ``exercises`` grades a subset (the tests use it).
+    ``needs``. ``exercises`` grades a subset (the tests use it); ``checks`` is
+    a folder of checks or a :class:`CheckSet` (default: this package's own).
     """
+    checks = load_checks(checks)
     records = []
-    for e in exercises:
+    for e in exercises or checks.registry.EXERCISES:
         try:
-            records += [r for r in run_child(root, numbers=[e.number], timeout=timeout)
+            records += [r for r in run_child(root, numbers=[e.number], timeout=timeout,
+                                             checks=checks)
                         if r["number"] == e.number]
         except ChildTimeout:
             records += failed_records(e, (
                 f"exercise {e.number} ({e.name}) did not finish within {timeout:g} s and was "
                 f"stopped: look for an endless loop (a loop whose condition never changes) in "
-                f"{e.where}."), "Timeout")
+                f"{e.where}."), "Timeout", checks)
         except RuntimeError as err:
-            records += failed_records(e, f"exercise {e.number} ({e.name}): {err}", "Crash")
-    return summarize(blame(records))
+            records += failed_records(e, f"exercise {e.number} ({e.name}): {err}", "Crash",
+                                      checks)
+    return summarize(blame(records, checks), checks)
 
 
 # ---------------------------------------------------------------------- grading a class
@@ -255,22 +331,23 @@ def gradescope(summary):
                       for s in summary]}
 
 
-def grades_csv(graded):
+def grades_csv(graded, checks=OWN):
     """``grades.csv``: a "Points Possible" row, then one row per submission; a column per exercise,
     then ``score`` and ``max_score``."""
+    exercises = checks.registry.EXERCISES
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["submission", *(e.name for e in EXERCISES), "score", "max_score"])
-    top = max_score()
-    w.writerow(["Points Possible", *(fmt(e.points) for e in EXERCISES), fmt(top), fmt(top)])
+    w.writerow(["submission", *(e.name for e in exercises), "score", "max_score"])
+    top = checks.registry.max_score(exercises)
+    w.writerow(["Points Possible", *(fmt(e.points) for e in exercises), fmt(top), fmt(top)])
     for name, summary in graded:
         points = {s["name"]: s["points"] for s in summary}
-        w.writerow([name, *(fmt(points.get(e.name, 0)) for e in EXERCISES),
+        w.writerow([name, *(fmt(points.get(e.name, 0)) for e in exercises),
                     fmt(sum(points.values())), fmt(top)])
     return buf.getvalue()
 
 
-def write_outputs(out, graded):
+def write_outputs(out, graded, checks=OWN):
     """Write everything into a staging folder beside ``out``, then move it into place.
 
     So an interrupted run leaves no partial output.
@@ -279,7 +356,7 @@ def write_outputs(out, graded):
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        (stage / "grades.csv").write_text(grades_csv(graded))
+        (stage / "grades.csv").write_text(grades_csv(graded, checks))
         (stage / FEEDBACK).mkdir()
         for name, summary in graded:
             (stage / FEEDBACK / f"{name}.md").write_text(feedback_text(name, summary))
@@ -293,19 +370,24 @@ def write_outputs(out, graded):
         raise
 
 
-def grade(folder, out, timeout=DEFAULT_TIMEOUT, progress=None):
+def grade(folder, out, timeout=DEFAULT_TIMEOUT, progress=None, checks=None):
     """Grade every submission in ``folder``; write ``out``; return ``[(name, summary), ...]``.
 
-    ``progress(name, summary)`` is called after each submission.
+    ``progress(name, summary)`` is called after each submission; ``checks`` is
+    a folder of checks (default: this package's own, see :func:`load_checks`).
     """
     subs = submissions(folder, out)
-    for c in CHECKS:
-        check_points(c)                 # points that do not add up: say so before grading
+    try:
+        checks = load_checks(checks)
+        for c in checks.registry.CHECKS:
+            checks.registry.check_points(c)     # points that do not add up: say so first
+    except ValueError as e:
+        raise GradeInputError(str(e)) from None
     graded = []
     for sub in subs:
-        summary = grade_submission(sub, timeout=timeout)
+        summary = grade_submission(sub, timeout=timeout, checks=checks)
         graded.append((sub.name, summary))
         if progress:
             progress(sub.name, summary)
-    write_outputs(out, graded)
+    write_outputs(out, graded, checks)
     return graded

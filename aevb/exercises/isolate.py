@@ -40,8 +40,10 @@ HERE = Path(__file__).resolve().parent
 TOUCHED = []        # the problems of broken modules met since the last reset
 
 
-def command_line(root, out, numbers=(), names=(), needs=False):
+def command_line(root, out, numbers=(), names=(), needs=False, where=HERE):
     """The argv of a child that checks ``root/aevb`` and writes the records to ``out``.
+
+    ``where`` is the folder of the checks the child loads (default: these).
 
     ``numbers`` selects whole exercises; ``names`` works as ``check -k``; with
     ``needs`` the child also runs, for a failing exercise, the exercises it
@@ -49,7 +51,7 @@ def command_line(root, out, numbers=(), names=(), needs=False):
     passed on.
     """
     spec = ",".join([*(f"#{n}" for n in numbers), *names])
-    return [sys.executable, "-c", BOOTSTRAP, str(HERE), str(root), str(out), spec,
+    return [sys.executable, "-c", BOOTSTRAP, str(where), str(root), str(out), spec,
             "needs" if needs else "alone"]
 
 
