@@ -32,7 +32,7 @@ SETTINGS = {"dataset": "mnist", "n_latent": DF.N_LATENT, "n_hidden": None,
             "estimator": DF.ESTIMATOR, "n_mc_samples": DF.N_MC_SAMPLES,
             "batch_size": DF.BATCH_SIZE, "optimizer": DF.OPTIMIZER, "lr": None,
             "adagrad_warmup": DF.ADAGRAD_WARMUP, "method": DF.METHOD,
-            "posterior": DF.POSTERIOR, "n_train": None, "binarize": DF.BINARIZE,
+            "posterior": DF.POSTERIOR, "n_train": None, "binarize": None,
             "full_train": False, "sampling": DF.SAMPLING, "weight_decay": DF.WEIGHT_DECAY,
             "dtype": DF.RUN_DTYPE, "seed": DF.SEED, "checkpoint_every": DF.CHECKPOINT_EVERY}
 

@@ -25,7 +25,7 @@ ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean",
 def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
                 estimator=DF.ESTIMATOR, n_mc_samples=DF.N_MC_SAMPLES, batch_size=DF.BATCH_SIZE,
                 optimizer=DF.OPTIMIZER, lr=None, adagrad_warmup=DF.ADAGRAD_WARMUP,
-                budget=DF.BUDGET, binarize=DF.BINARIZE, full_train=False, sampling=DF.SAMPLING,
+                budget=DF.BUDGET, binarize=None, full_train=False, sampling=DF.SAMPLING,
                 weight_decay=DF.WEIGHT_DECAY, dtype=DF.RUN_DTYPE, seed=DF.SEED,
                 checkpoint_every=DF.CHECKPOINT_EVERY, method=DF.METHOD,
                 posterior=DF.POSTERIOR, n_train=None, theta_draws=DF.THETA_DRAWS,
@@ -39,7 +39,9 @@ def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
     (Figure 3's N_train = 1000), None keeps the whole split. ``theta_draws``,
     ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.inference.fullvb_train.FullVBTrainer`;
     one theta draw per minibatch by default, as Algorithm 2's one per datapoint costs
-    M times more).
+    M times more). ``binarize`` (None: ``aevb.defaults.BINARIZE``) and ``full_train``
+    are MNIST's: Frey Face is grey levels with its own split, so for it they are
+    refused rather than ignored.
     """
     if dataset not in D.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose from {D.DATASETS}")
@@ -47,13 +49,17 @@ def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
                                 or n_train < 1):
         raise ValueError(f"n_train must be a whole number >= 1 or None, got {n_train!r}")
     mnist = dataset == "mnist"
+    if not mnist and (binarize not in (None, "none") or full_train):
+        given = "binarize=" + repr(binarize) if binarize not in (None, "none") else "full_train=True"
+        raise ValueError(f"{given} is for dataset 'mnist' only (Frey Face is grey levels with "
+                         f"its own split); leave it out")
     likelihood = "bernoulli" if mnist else "gaussian"
     return {"aevb_version": __version__, "dataset": dataset, "method": method,
             "posterior": posterior, "n_train": n_train,
             **({"theta_draws": theta_draws, "init_logvar": init_logvar, "logvar_lr": logvar_lr}
                if method == "full-vb" else {}),
             "train_split": ("train_full" if full_train else "train") if mnist else "train",
-            "binarize": D.check_binarize(binarize) if mnist else "none",
+            "binarize": D.check_binarize(binarize or DF.BINARIZE) if mnist else "none",
             "scale": D.MNIST_SCALE if mnist else D.FREY_SCALE,
             "n_latent": n_latent, "n_hidden": n_hidden or DF.N_HIDDEN[dataset],
             "likelihood": likelihood, "sigmoid_mean": True,

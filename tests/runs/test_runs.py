@@ -472,3 +472,18 @@ def test_the_folder_lock_refuses_a_second_holder_and_is_taken_over_once_free(tmp
         runs.lock_folder(tmp_path)
     os.close(fd)                                  # as when the owner exits, however it exits
     os.close(runs.lock_folder(tmp_path))
+
+
+def test_make_config_refuses_mnist_settings_for_frey_rather_than_ignoring_them():
+    """Catches ``make_config("frey", binarize="dynamic")`` (or ``full_train=True``) returning a
+    config with ``binarize="none"`` and the Frey split: a setting asked for and silently not
+    used. MNIST keeps its default, dynamic binarization, when none is given."""
+    for kw, says in (({"binarize": "dynamic"}, "binarize='dynamic' is for dataset 'mnist' only"),
+                     ({"binarize": "fixed"}, "binarize='fixed' is for dataset 'mnist' only"),
+                     ({"full_train": True}, "full_train=True is for dataset 'mnist' only")):
+        with pytest.raises(ValueError, match=says):
+            runs.make_config("frey", **kw)
+    assert runs.make_config("frey")["binarize"] == runs.make_config("frey", binarize="none")[
+        "binarize"] == "none"
+    assert runs.make_config("mnist")["binarize"] == "dynamic"
+    assert runs.make_config("mnist", binarize="fixed")["binarize"] == "fixed"
