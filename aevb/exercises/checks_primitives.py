@@ -126,6 +126,11 @@ def _textbook_gaussian(x, mean, var):
     return np.sum(-0.5 * np.log(2 * np.pi * var) - (x - mean) ** 2 / (2 * var), axis=-1)
 
 
+def _gaussian_slots(d2, log_term, inv_var_term):
+    """-1/2 sum (log 2 pi + log_term + d2 inv_var_term): the formula with chosen slots filled."""
+    return np.sum(-0.5 * (np.log(2 * np.pi) + log_term + d2 * inv_var_term), axis=-1)
+
+
 @check("gaussian")
 def gaussian_forward_matches_density(aevb):
     rng = _rng(6)
@@ -146,7 +151,18 @@ def gaussian_forward_matches_density(aevb):
                 ("a missing 1/2 in front of (x - mean)^2 / sigma^2",
                  np.sum(-0.5 * np.log(2 * np.pi * var) - d2 / var, axis=-1)),
                 ("the log 2 pi constant is missing",
-                 np.sum(-0.5 * logvar - d2 / (2 * var), axis=-1))],
+                 np.sum(-0.5 * logvar - d2 / (2 * var), axis=-1)),
+                # one slot wrong, the other right: -1/2 (log 2 pi + [logvar] + d^2 [exp(-logvar)])
+                ("log sigma (logvar / 2) in the log term only, where log sigma^2 = logvar belongs",
+                 _gaussian_slots(d2, logvar / 2, 1 / var)),
+                ("sigma (exp(logvar / 2)) in the quadratic term only: (x - mean)^2 / sigma "
+                 "where (x - mean)^2 / sigma^2 belongs", _gaussian_slots(d2, logvar, 1 / np.sqrt(var))),
+                ("exp(logvar) used as sigma in the log term only: 2 logvar where logvar belongs",
+                 _gaussian_slots(d2, 2 * logvar, 1 / var)),
+                ("exp(logvar) used as sigma in the quadratic term only: (x - mean)^2 / exp(2 logvar)",
+                 _gaussian_slots(d2, logvar, 1 / var ** 2)),
+                ("(x - mean)^2 times exp(logvar) instead of divided by it: exp(-logvar) is 1 / sigma^2",
+                 _gaussian_slots(d2, logvar, var))],
             hint="log N = -1/2 sum_j [log 2 pi + logvar_j + (x_j - mean_j)^2 exp(-logvar_j)]")
 
 
@@ -157,7 +173,15 @@ def gaussian_density_integrates_to_one(aevb):
                                                                 np.array([1.3]))
     total = float(np.sum(np.exp(out)) * (t[1, 0] - t[0, 0]))
     compare("gaussian", "the integral of exp(log N(x; 0.7, exp(1.3))) over x", total, 1.0,
-            tol=1e-6, alternatives=[("the log 2 pi constant is missing", np.sqrt(2 * np.pi))],
+            tol=1e-6, alternatives=[
+                ("the log 2 pi constant is missing", np.sqrt(2 * np.pi)),
+                # the integrals of the one-slot mistakes of gaussian_forward_matches_density
+                ("log sigma (logvar / 2) in the log term only, where log sigma^2 = logvar belongs",
+                 np.exp(1.3 / 4)),
+                ("sigma (exp(logvar / 2)) in the quadratic term only: (x - mean)^2 / sigma "
+                 "where (x - mean)^2 / sigma^2 belongs", np.exp(-1.3 / 4)),
+                ("(x - mean)^2 times exp(logvar) instead of divided by it: exp(-logvar) is 1 / sigma^2",
+                 np.exp(-1.3))],
             hint="a density integrates to 1: check the normalizing constant")
 
 
@@ -197,6 +221,11 @@ def _kl_by_integration(mean, var):
     return np.sum(0.5 * (integrand[..., 1:] + integrand[..., :-1]) * np.diff(z, axis=-1), axis=-1)
 
 
+def _kl_slots(log_term, mean_term, var_term, one=1.0):
+    """KL = -1/2 sum_j (1 + log_term - mean_term - var_term): Appendix B with chosen slots."""
+    return -0.5 * np.sum(one + log_term - mean_term - var_term, axis=-1)
+
+
 @check("kl")
 def kl_forward_matches_numerical_integral(aevb):
     rng = _rng(8)
@@ -210,7 +239,20 @@ def kl_forward_matches_numerical_integral(aevb):
                 ("standard deviation where log-variance is meant: exp(logvar) used as sigma",
                  _kl_by_integration(mean, var ** 2).sum(-1)),
                 ("exp(logvar / 2), the standard deviation, used as the variance",
-                 _kl_by_integration(mean, np.sqrt(var)).sum(-1))],
+                 _kl_by_integration(mean, np.sqrt(var)).sum(-1)),
+                # one slot of Appendix B wrong, the others right (the closed form: a mistaken
+                # value need not be computed independently)
+                ("sigma (exp(logvar / 2)) in the exp(logvar) term only, where sigma^2 belongs",
+                 _kl_slots(logvar, mean * mean, np.sqrt(var))),
+                ("log sigma (logvar / 2) in the logvar term only, where log sigma^2 = logvar belongs",
+                 _kl_slots(logvar / 2, mean * mean, var)),
+                ("exp(logvar) used as sigma in the exp(logvar) term only: its square exp(2 logvar) "
+                 "where exp(logvar) belongs", _kl_slots(logvar, mean * mean, var ** 2)),
+                ("exp(logvar) used as sigma in the logvar term only: 2 logvar where logvar belongs",
+                 _kl_slots(2 * logvar, mean * mean, var)),
+                ("mean instead of mean^2", _kl_slots(logvar, mean, var)),
+                ("the constant 1 is missing: 1/2 sum_j (1 + logvar_j - ...)",
+                 _kl_slots(logvar, mean * mean, var, one=0.0))],
             hint="-KL = 1/2 sum_j (1 + logvar_j - mean_j^2 - exp(logvar_j)) (Appendix B)")
 
 
@@ -244,6 +286,10 @@ def z_is_mean_plus_sigma_eps(aevb):
                 ("standard deviation where log-variance is meant: exp(logvar) is the variance, "
                  "sigma = exp(logvar / 2) (a missing 1/2)", mean + np.exp(logvar) * eps),
                 ("logvar used as the standard deviation", mean + logvar * eps),
+                ("log sigma (logvar / 2) used as the standard deviation: sigma = exp(logvar / 2)",
+                 mean + logvar / 2 * eps),
+                ("exp(-logvar / 2) = 1 / sigma used as the standard deviation (the sign of the "
+                 "exponent)", mean + np.exp(-logvar / 2) * eps),
                 ("z = mean: the noise is ignored", np.broadcast_to(mean, eps.shape))])
 
 
@@ -289,5 +335,7 @@ def reparameterize_backward_matches_finite_differences(aevb):
     factors = {0.5: "the mean over the L = 2 samples instead of the sum (each z_l uses the same "
                     "mean and logvar), or a 1/2 too many"}
     gradient("reparameterize", "dmean", f, mean, dmean, factors=factors)
-    gradient("reparameterize", "dlogvar", f, logvar, dlogvar, factors=factors,
+    gradient("reparameterize", "dlogvar", f, logvar, dlogvar, factors=factors, alternatives=[
+        ("the factor sigma is missing: d sigma / d logvar = sigma / 2, so d z / d logvar = "
+         "sigma eps / 2, not eps / 2", 0.5 * (dz * eps).sum(axis=0))],
              hint="d z_l / d logvar = sigma eps_l / 2, summed over the L samples")
