@@ -179,6 +179,10 @@ LR, G0, EPS = 0.1, 0.01, 1e-8
 # by at most eps / (2 sqrt(G)) relatively, 5e-7 at G = G0. The mistakes below move it by 10 %
 # and more, so updates are compared at 1e-6.
 ADAGRAD_TOL = 1e-6
+WARMUP_TOO_LONG = ("no update at step t = warmup + 1: the warm-up lasts one step too long (it must "
+                   "be the steps t = 1 ... warmup, t <= warmup, with t counted from 1)")
+G_TWICE = ("the current g^2 added to the accumulator twice (once before the warm-up test and "
+           "once after it)")
 
 
 @check("adagrad")
@@ -193,7 +197,9 @@ def one_adagrad_step(aevb):
                 ("the accumulator used before adding g^2 (G <- G + g^2 comes first)",
                  -LR * g / (np.sqrt(G0) + EPS)),
                 ("no square root of the accumulator", -LR * g / (G0 + g * g + EPS)),
-                ("the wrong sign: the optimizer minimizes the loss", LR * g / (np.sqrt(G0 + g * g) + EPS))],
+                ("the wrong sign: the optimizer minimizes the loss", LR * g / (np.sqrt(G0 + g * g) + EPS)),
+                (WARMUP_TOO_LONG, np.zeros_like(g)),
+                (G_TWICE, -LR * g / (np.sqrt(G0 + 2 * g * g) + EPS))],
             hint="G <- G + g^2, then theta <- theta - lr g / (sqrt(G) + eps)")
 
 
@@ -224,11 +230,27 @@ def adagrad_warmup_only_accumulates(aevb):
     opt = aevb.core.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=2)
     for k, g in enumerate(gs[:2]):
         opt.step([p], [g.copy()])
+        moved = p0 - LR * g / (np.sqrt(G0 + (gs[:k + 1] ** 2).sum(0)) + EPS)   # updated at t = k + 1
+        label = ("an off-by-one in the warm-up: it updates at step t = warmup; the warm-up is the "
+                 "steps t <= warmup, the first update is at t = warmup + 1" if k + 1 == 2 else
+                 f"it updates during the warm-up (at t = {k + 1} <= warmup = 2)")
         compare("adagrad", f"theta after warm-up step {k + 1} (warmup=2)", p, p0, tol=1e-15,
+                alternatives=[(label, moved)],
                 hint="during the warm-up steps (t <= warmup) the parameters must not move")
     opt.step([p], [gs[2].copy()])
     G = G0 + (gs * gs).sum(0)
+
+    def update(G):
+        return -LR * gs[2] / (np.sqrt(G) + EPS)
     compare("adagrad", "the first update after the warm-up", p - p0,
-            -LR * gs[2] / (np.sqrt(G) + EPS), tol=ADAGRAD_TOL, alternatives=[
+            update(G), tol=ADAGRAD_TOL, alternatives=[
                 ("the warm-up steps did not add their g^2 to the accumulator",
-                 -LR * gs[2] / (np.sqrt(G0 + gs[2] ** 2) + EPS))])
+                 update(G0 + gs[2] ** 2)),
+                ("accumulating one step too few: the g^2 of the last warm-up step (t = warmup) "
+                 "is missing from the accumulator", update(G - gs[1] ** 2)),
+                ("accumulating one step too few: the g^2 of the first warm-up step (t = 1) is "
+                 "missing from the accumulator", update(G - gs[0] ** 2)),
+                ("the accumulator used before adding g^2 (G <- G + g^2 comes first)",
+                 update(G - gs[2] ** 2)),
+                (G_TWICE, update(G + gs[2] ** 2)),
+                (WARMUP_TOO_LONG, np.zeros_like(p))])

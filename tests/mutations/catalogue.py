@@ -663,5 +663,18 @@ MUTATIONS = [
     Mutation('exercise_reparameterize_backward_without_sigma', 'core/distributions.py',
              edits=(('dlogvar = 0.5 * std * (dz * eps).sum(axis=0)', 'dlogvar = 0.5 * (dz * eps).sum(axis=0)'),),
              exercise='reparameterize', diagnosis='the factor sigma is missing'),
+    Mutation('exercise_adagrad_updates_at_t_equal_warmup', 'core/optim.py',
+             edits=(('if self.t <= self.warmup:', 'if self.t < self.warmup:'),),
+             exercise='adagrad', diagnosis='an off-by-one in the warm-up: it updates at step t = warmup'),
+    Mutation('exercise_adagrad_warmup_one_step_too_long', 'core/optim.py',
+             edits=(('if self.t <= self.warmup:', 'if self.t <= self.warmup + 1:'),),
+             exercise='adagrad', diagnosis='the warm-up lasts one step too long'),
+    Mutation('exercise_adagrad_last_warmup_step_not_accumulated', 'core/optim.py',
+             edits=(('G += tmp                              # G <- G + g^2',
+                     'G += tmp * (self.t != self.warmup)   # G <- G + g^2'),),
+             exercise='adagrad', diagnosis='the g^2 of the last warm-up step (t = warmup) is missing'),
+    Mutation('exercise_adagrad_g2_added_twice', 'core/optim.py',
+             edits=(('        np.sqrt(G, out=tmp)\n', '        G += g * g\n        np.sqrt(G, out=tmp)\n'),),
+             exercise='adagrad', diagnosis='the current g^2 added to the accumulator twice'),
 ]
 NAMES = [m.name for m in MUTATIONS]
