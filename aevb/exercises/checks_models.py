@@ -39,15 +39,29 @@ def _log_prior(*containers):
     return -0.5 * sum(float(np.sum(getattr(p, n) ** 2)) for p in containers for n in p.weight_names())
 
 
-def _grad_check(ex, aevb, enc, dec, f, res, factors=None):
-    """Finite differences of the loss ``f()`` against ``res.denc``, ``res.ddec``, array by array."""
+def _grad_check(ex, aevb, enc, dec, f, res, factors=None, shifts=()):
+    """Finite differences of the loss ``f()`` against ``res.denc``, ``res.ddec``, array by array.
+
+    ``shifts``: ``(label, denc_shift)`` pairs, a known mistake whose encoder gradient is the
+    right one plus ``denc_shift`` (a parameter container); the decoder's is unchanged.
+    """
     from .registry import numerical_gradient
     for label, params, grads in (("ddec", dec, res.ddec), ("denc", enc, res.denc)):
         for name in params.names():
             numeric = numerical_gradient(f, getattr(params, name))
+            alternatives = [(what, numeric + getattr(shift, name)) for what, shift in shifts
+                            if label == "denc"]
             compare(ex, f"{label}.{name} (against finite differences of the loss)",
                     getattr(grads, name), numeric, tol=1e-6, factors=factors, floor=1e-4,
+                    alternatives=alternatives,
                     hint="sgvb returns gradients of the LOSS, -objective; the optimizer minimizes")
+
+
+def _encoder_shift(aevb, enc, x, dmean, dlogvar):
+    """The change of the loss gradient in the encoder's parameters when d loss / d (mean, logvar)
+    (M, J) changes by ``dmean``, ``dlogvar``: a mistake in q's own terms, backpropagated."""
+    _, c_enc = aevb.core.networks.gaussian_mlp_forward(enc, x)
+    return aevb.core.networks.gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)[1]
 
 
 # ---------------------------------------------------------------- 7. estimator B
@@ -111,9 +125,16 @@ def gradients_b_match_finite_differences(aevb):
 
     def loss():
         return -float(np.sum(_bound_b(aevb, enc, dec, x, eps)[0]))
+    (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
+    dkl_dmean, dkl_dlogvar = mean, 0.5 * (np.exp(logvar) - 1.0)      # d KL / d (mean, logvar)
     _grad_check("estimator_b", aevb, enc, dec, loss, res, factors={
         float(L): f"sum over the L = {L} samples instead of the mean: d loss / d log p(x|z_l) = -1/L",
-        -1.0: "the wrong sign: these are gradients of the objective, not of the loss"})
+        -1.0: "the wrong sign: these are gradients of the objective, not of the loss"}, shifts=[
+        ("the KL's gradient with the wrong sign: the loss -bound = KL - E[log p(x|z)] has +KL, so "
+         "d loss / d (mean, logvar) gets + d KL",
+         _encoder_shift(aevb, enc, x, -2 * dkl_dmean, -2 * dkl_dlogvar)),
+        ("the KL's gradient is missing from d loss / d (mean, logvar)",
+         _encoder_shift(aevb, enc, x, -dkl_dmean, -dkl_dlogvar))])
 
 
 # ---------------------------------------------------------------- 8. estimator A
@@ -169,8 +190,21 @@ def gradients_a_match_finite_differences(aevb):
     def loss():
         _, _, logpx, logpz, logqz = _bound_a_terms(aevb, enc, dec, x, eps)
         return -float(np.sum((logpx + logpz - logqz).mean(0)))
+    # d loss / d log q(z_l|x) = +1/L. Through z = mean + sigma eps, log q = -1/2 (eps^2 + logvar
+    # + log 2 pi): its total gradient is (0, -1/2) in (mean, logvar). Its partial derivatives at
+    # z held fixed are (eps / sigma, -1/2 + eps^2 / 2): they miss d log q / dz * dz / d(mean, logvar).
+    (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
+    sigma = np.exp(0.5 * logvar)
     _grad_check("estimator_a", aevb, enc, dec, loss, res, factors={
-        -1.0: "the wrong sign: these are gradients of the objective, not of the loss"})
+        -1.0: "the wrong sign: these are gradients of the objective, not of the loss"}, shifts=[
+        ("log q(z|x) differentiated through mean and logvar with z held fixed: the path through "
+         "z = mean + sigma eps is missing (d log q / dz * dz / d(mean, logvar)); at fixed eps "
+         "log q = -1/2 (eps^2 + logvar + log 2 pi), so its gradient is -1/2 in logvar and 0 in mean",
+         _encoder_shift(aevb, enc, x, (eps / sigma).mean(0), (0.5 * eps * eps).mean(0))),
+        ("log q(z|x)'s gradient with the wrong sign (d loss / d log q = +1/L)",
+         _encoder_shift(aevb, enc, x, np.zeros_like(mean), -np.ones_like(logvar))),
+        ("log q(z|x)'s gradient is missing from d loss / d logvar (it is -1/2 per unit at fixed eps)",
+         _encoder_shift(aevb, enc, x, np.zeros_like(mean), 0.5 * np.ones_like(logvar)))])
 
 
 # ---------------------------------------------------------------- 9. Adagrad

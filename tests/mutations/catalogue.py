@@ -676,5 +676,22 @@ MUTATIONS = [
     Mutation('exercise_adagrad_g2_added_twice', 'core/optim.py',
              edits=(('        np.sqrt(G, out=tmp)\n', '        G += g * g\n        np.sqrt(G, out=tmp)\n'),),
              exercise='adagrad', diagnosis='the current g^2 added to the accumulator twice'),
+    Mutation('exercise_estimator_a_log_q_without_its_path_through_z', 'core/sgvb.py',
+             edits=(('        c_latent = (c_pz, c_qz)\n', '        c_latent = (c_pz, (c_qz, eps, logvar))\n'),
+                    ('        c_pz, c_qz = c_latent\n', '        c_pz, (c_qz, eps, logvar) = c_latent\n'),
+                    ('        dlogvar = posterior_log_density_backward(dlogqz, c_qz)   # at fixed eps (its docstring)\n'
+                     '        dmean = np.zeros_like(dlogvar)\n',
+                     '        dlogvar = (dlogqz[..., None] * 0.5 * (eps * eps - 1.0)).sum(axis=0)\n'
+                     '        dmean = (dlogqz[..., None] * eps * np.exp(-0.5 * logvar)).sum(axis=0)\n')),
+             exercise='estimator_a', diagnosis='log q(z|x) differentiated through mean and logvar with z held fixed',
+             why='log q = log N(z; mean, exp(logvar)) backpropagated into mean and logvar, its dz dropped'),
+    Mutation('exercise_estimator_a_log_q_gradient_missing', 'core/sgvb.py',
+             edits=(('        dlogvar = posterior_log_density_backward(dlogqz, c_qz)   # at fixed eps (its docstring)\n',
+                     '        dlogvar = 0 * posterior_log_density_backward(dlogqz, c_qz)\n'),),
+             exercise='estimator_a', diagnosis="log q(z|x)'s gradient is missing"),
+    Mutation('exercise_estimator_b_kl_gradient_sign', 'core/sgvb.py',
+             edits=(('kl_standard_normal_backward(np.ones(M, dlogpx.dtype), c_latent)',
+                     'kl_standard_normal_backward(-np.ones(M, dlogpx.dtype), c_latent)'),),
+             exercise='estimator_b', diagnosis="the KL's gradient with the wrong sign"),
 ]
 NAMES = [m.name for m in MUTATIONS]
