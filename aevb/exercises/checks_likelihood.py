@@ -21,7 +21,85 @@ def _is_model(aevb, seed, bias=0.0):
     return enc, dec, x
 
 
-def _is_diagnosis(aevb, enc, dec, x, got, want, K):
+IS_ELBO = ("the mean of log w, the ELBO-like average of estimator A, instead of log mean w: "
+           "log p(x) ~ logsumexp_k log w_k - log K")
+IS_FROM_PRIOR = ("z drawn from the prior p(z) but weighted as if drawn from q(z|x), "
+                 "log w = log p(x, z) - log q(z|x) with z ~ p(z): draw z_k = mean + sigma eps_k")
+IS_WITHOUT_LOG_Q = "the -log q(z_k|x) term is missing from log w = log p(x, z_k) - log q(z_k|x)"
+IS_WITHOUT_LOG_PZ = ("log p(z_k) is missing from log w: log p(x, z_k) = log p(x|z_k) + log p(z_k), "
+                     "then minus log q(z_k|x)")
+
+
+def _lme(log_w):
+    """log mean exp over axis 0, and its delta-method standard error std(w) / (sqrt(K) mean(w))."""
+    K = log_w.shape[0]
+    w = np.exp(log_w - log_w.max(axis=0))
+    return np.log(w.mean(0)) + log_w.max(axis=0), w.std(0) / (np.sqrt(K) * w.mean(0))
+
+
+def _is_mistakes(aevb, enc, dec, x, K, seed):
+    """Known mistakes of importance_sampled: ``(label, value (M,), tolerance in nats)``.
+
+    Each mistake is computed twice. With the draws ``default_rng(seed).standard_normal((K, M,
+    J))``, those the reference and the plain way of writing it take from ``rng``: a student who
+    draws so and makes the mistake gets the same numbers to rounding (tolerance 1e-6 nats). And,
+    for the three mistakes whose expectation is finite, the limit of the mistaken estimator as
+    K grows, by integration over the grid: a student who draws the noise another way gets it to
+    within the Monte Carlo error, so the tolerance is max(0.05, 5 standard errors) (the right
+    answer's own is 0.05). Such a value is offered only when it lies more than three of its
+    tolerances from log p(x), on every datapoint. Without log p(z) the weights p(x|z) / q(z|x)
+    have an infinite mean (p(x|z) does not decay in z), so that one has no limit to offer.
+    """
+    L = aevb.inference.likelihood
+    (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
+    M, J = mean.shape
+    sigma = np.exp(0.5 * logvar)
+
+    def log_q(z):
+        return -0.5 * ((((z - mean) / sigma) ** 2).sum(-1) + logvar.sum(-1) + J * np.log(2 * np.pi))
+
+    def log_pz(z):
+        return -0.5 * ((z * z).sum(-1) + J * np.log(2 * np.pi))
+
+    eps = np.random.default_rng(seed).standard_normal((K, M, J))
+    z = mean + sigma * eps
+    log_pxz = L.log_joint(dec, x, z)                                   # log p(x, z_k), (K, M)
+    lq = -0.5 * ((eps * eps).sum(-1) + logvar.sum(-1) + J * np.log(2 * np.pi))
+    log_w = log_pxz - lq
+    from_prior = L.log_joint(dec, x, eps) - log_q(eps)                  # z_k = eps_k ~ p(z)
+    elbo_se = log_w.std(0) / np.sqrt(K)
+    prior_lme, prior_se = _lme(from_prior)
+    noq_lme, noq_se = _lme(log_pxz)
+    out = [(IS_ELBO, log_w.mean(0), 1e-6), (IS_FROM_PRIOR, prior_lme, 1e-6),
+           (IS_WITHOUT_LOG_Q, noq_lme, 1e-6), (IS_WITHOUT_LOG_PZ, _lme(log_w - log_pz(z))[0], 1e-6)]
+
+    u = np.arange(-10.0, 10.0, 0.05) + 0.025                            # midpoints, J = 2
+    zg = np.stack(np.meshgrid(u, u, indexing="ij"), -1).reshape(-1, 1, J)
+    zg = np.broadcast_to(zg, (zg.shape[0], M, J)).copy()               # (G, M, J)
+    lpxz, lqg, lpg = L.log_joint(dec, x, zg), log_q(zg), log_pz(zg)
+    dA = 0.05 ** 2
+
+    def log_integral(log_f):
+        return _logsumexp0(log_f) + np.log(dA)
+    qw = np.exp(lqg - _logsumexp0(lqg))                                 # q on the grid, summing to 1
+    limits = [(IS_ELBO, (qw * (lpxz - lqg)).sum(0), elbo_se),
+              (IS_WITHOUT_LOG_Q, log_integral(lqg + lpxz), noq_se)]
+    if np.all(np.exp(logvar) > 2 / 3):          # E_p[(p / q)^2] finite: the estimator settles
+        limits.append((IS_FROM_PRIOR, log_integral(lpg + lpxz - lqg), prior_se))
+    want = L.grid(dec, x)
+    for label, value, se in limits:
+        tol = np.maximum(0.05, 5 * se)
+        if np.all(np.abs(value - want) > 3 * tol):
+            out.append((label, value, tol))
+    return out
+
+
+def _logsumexp0(a):
+    m = a.max(axis=0)
+    return m + np.log(np.exp(a - m).sum(axis=0))
+
+
+def _is_diagnosis(aevb, enc, dec, x, got, want, K, seed):
     d = np.asarray(got) - want
     (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
     at_mean = aevb.inference.likelihood.log_joint(dec, x, mean) - _textbook_gaussian(mean, mean, np.exp(logvar))
@@ -32,6 +110,12 @@ def _is_diagnosis(aevb, enc, dec, x, got, want, K):
         return "looks like: the -log K is missing: the average of K weights is their sum / K"
     if np.all(np.abs(d + np.log(K)) < 0.1):
         return "looks like: log K subtracted twice"
+    found = []
+    for label, value, tol in _is_mistakes(aevb, enc, dec, x, K, seed):
+        if label not in found and np.all(np.abs(np.asarray(got, float) - value) < tol):
+            found.append(label)
+    if found:
+        return "looks like: " + "; or ".join(found)
     return diagnose(np.asarray(got, float), want)
 
 
@@ -54,7 +138,7 @@ def _is_against_grid(aevb, enc, dec, x, K, tol, what, seed):
         fail("importance_sampling", f"log p(x) {what}",
              f"worst datapoint [{i}]: got {got[i]:.6g}, the integral over a grid gives "
              f"{want[i]:.6g} (off by {err[i]:.3g} nats > {tol}).\n  "
-             + _is_diagnosis(aevb, enc, dec, x, got, want, K))
+             + _is_diagnosis(aevb, enc, dec, x, got, want, K, seed))
     return est
 
 
