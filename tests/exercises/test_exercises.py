@@ -253,3 +253,49 @@ def test_select_by_number_name_or_check():
     assert {c.exercise.number for c in E.select(["1"])} == {1}
     assert {c.exercise.name for c in E.select(["kl", "9"])} == {"kl", "adagrad"}
     assert [c.name for c in E.select(["integrates"])] == ["gaussian_density_integrates_to_one"]
+
+
+def test_no_named_mistake_matches_the_right_answer(monkeypatch):
+    """Catches an alternative that equals the right value at the checks' inputs: it would name a
+    mistake for an answer that is only slightly off, or hide behind the tolerance. Every
+    alternative of every check, run on the reference, must differ from the right value by at least
+    1000 times the tolerance of the diagnosis (1e-6) at some coordinate."""
+    from aevb.exercises import checks_baselines, checks_likelihood, checks_models, \
+        checks_primitives, registry
+    seen = []
+    original = registry.compare
+
+    def recording(ex, quantity, got, want, *args, alternatives=(), floor=1e-8, **kw):
+        seen.extend((ex, quantity, label, np.asarray(alt, float), np.asarray(want, float), floor)
+                    for label, alt in alternatives)
+        return original(ex, quantity, got, want, *args, alternatives=alternatives, floor=floor,
+                        **kw)
+    for module in (registry, checks_primitives, checks_models, checks_likelihood, checks_baselines):
+        monkeypatch.setattr(module, "compare", recording, raising=False)
+    results = E.run_checks(aevb)
+    assert all(r.passed for r in results), [r.message for r in results if not r.passed]
+    assert len(seen) > 40
+    close = [(ex, quantity, label) for ex, quantity, label, alt, want, floor in seen
+             if alt.shape == want.shape and registry.rel_error(alt, want, floor)[0] < 1e-3]
+    assert not close, close
+
+
+def test_importance_sampling_mistakes_lie_far_from_the_right_answer():
+    """Catches a named importance-sampling mistake that a right estimate could match: each lies,
+    on every datapoint, more than three of its tolerances from the grid's log p(x) and from the
+    reference's own estimate (which passes the check within 0.05 nats)."""
+    from aevb.exercises.checks_likelihood import IS_ELBO, IS_FROM_PRIOR, IS_WITHOUT_LOG_PZ, \
+        IS_WITHOUT_LOG_Q, _is_mistakes, _is_model
+    for seed, bias, K, rng in ((40, 0.0, 4000, 41), (42, -400.0, 2000, 43)):
+        enc, dec, x = _is_model(aevb, seed=seed, bias=bias)
+        want = aevb.inference.likelihood.grid(dec, x)
+        est = aevb.inference.likelihood.importance_sampled(enc, dec, x, n_samples=K, rng=rng).log_px
+        mistakes = _is_mistakes(aevb, enc, dec, x, K, rng)
+        # the same draws for all four; the limits for all but the one without log p(z)
+        assert [m[0] for m in mistakes] == [IS_ELBO, IS_FROM_PRIOR, IS_WITHOUT_LOG_Q,
+                                            IS_WITHOUT_LOG_PZ, IS_ELBO, IS_WITHOUT_LOG_Q,
+                                            IS_FROM_PRIOR], seed
+        for label, value, tol in mistakes:
+            margin = np.maximum(3 * tol, 0.1)
+            assert np.all(np.abs(value - want) > margin), (seed, label, value - want)
+            assert np.all(np.abs(value - est) > margin), (seed, label, value - est)
