@@ -49,7 +49,7 @@ import math
 import numpy as np
 
 from ..inference.hmc import hmc, transition
-from ..inference.likelihood import appendix_d_from, log_joint
+from ..inference.likelihood import DENSITY, appendix_d_from, log_joint
 from ..core.train import NonFiniteError, Trainer
 from .wakesleep import joint_gradient
 
@@ -189,7 +189,7 @@ class MCEMTrainer(Trainer):
 
 
 def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_leapfrog=4,
-                   burn_in=300, density="gaussian", target_accept=0.9, sigmoid_mean=False,
+                   burn_in=300, density=DENSITY, target_accept=0.9, sigmoid_mean=False,
                    n_starts=8):
     """The Appendix D estimate of log p(x) for a model without an encoder (MCEM's measure).
 
@@ -206,7 +206,8 @@ def log_likelihood(dec, x, rng=None, *, z0=None, n_samples=1000, n_chains=4, n_l
     (``n_starts=1``) gave -179.3 nats on the first 100 test points, where
     importance sampling with a proposal built from eight long chains gave
     -137.3; with ``n_starts=8`` they give -140.9, and this function's defaults
-    -138.3 (``benchmarks/check_mcem_likelihood.py``, output in
+    with a Gaussian fit (``density="gaussian"``, the default when that was
+    measured) -138.3 (``benchmarks/check_mcem_likelihood.py``, output in
     ``results/figure3-checks/mcem-n1000-test.txt``).
 
     Parameters
