@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -191,3 +191,16 @@ plt.show()
 
 # %% [markdown]
 # The model here is far from converged (see the caption's budget), but eq. 1 is an identity: it holds for any $\theta$ and $\phi$, trained or not. Only the size of the gap depends on training. Notebook 2 turns eq. 2 and eq. 3 into estimators whose gradients can be followed.
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. Eq. 1 is an identity: it holds for any encoder, trained or not. Make the model worse (train it on a tenth of `budget`) and rerun the check and the figure: which columns change, and does the difference column stay within Monte Carlo error?
+# 2. The gap $\log p(x) - \mathcal L$ is the KL to the *posterior*, which needs $\log p(x)$; the KL to the *prior* in eq. 3 has a closed form. Why can this notebook compute the first on a grid for $N_z = 2$, and why could it not for $N_z = 20$?
+# 3. Cut `n_draws` by a factor of 10: by how much does the bound's standard error grow, and does the eq. 1 assertion still pass?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 5 (kl), the closed-form KL of eq. 3 inside `lower_bound`, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k kl`
+# * exercise 4 (gaussian), the log-density of $q(z|x)$ in the KL to the posterior, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k gaussian`
+# * exercise 7 (estimator_b), the bound `lower_bound` averages, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_b`

@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -217,3 +217,16 @@ assert abs(np.mean(estimates) - bound_all.sum()) < 4 * se8
 
 # %% [markdown]
 # Section 2.4 lists three routes to such a $g_\phi$: a tractable inverse CDF (Exponential, Cauchy, Logistic, Rayleigh, Pareto, Weibull, Reciprocal, Gompertz, Gumbel, Erlang), location-scale families (Laplace, Elliptical, Student's t, Logistic, Uniform, Triangular, Gaussian) and compositions (Log-Normal, Gamma, Dirichlet, Beta, Chi-squared, F). The VAE here uses the Gaussian, as the paper's experiments do; notebook 9 samples from the others and breaks the variance measured here down by parameter group (`aevb.inference.variance`).
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. Check 1 compares the samples' moments with $\mu$ and $\sigma^2$. What would it print if `reparameterize_forward` used `exp(logvar)` as the standard deviation, and would a gradient check (notebook 3) notice?
+# 2. Check 2 says B's gradient variance falls like $L^{-1}$. Add $L = 100$ to `Ls`: does the slope stay near $-1$, and how does the naive / B ratio move with $L$?
+# 3. Check 3 measures which of A and B has the lower variance on this model. Train longer (raise `budget`) and rerun it: does the answer change?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 6 (reparameterize), $z = \mu + \sigma \epsilon$ (Check 1 samples it), in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k reparameterize`
+# * exercise 8 (estimator_a), eq. 6, the gradient A of Checks 2 and 3, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_a`
+# * exercise 7 (estimator_b), eq. 7 and eq. 8 (Check 5), in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_b`

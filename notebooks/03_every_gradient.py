@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -241,3 +241,19 @@ plt.show()
 
 # %% [markdown]
 # A gradient check cannot catch a wrong forward: a VAE whose sampler used $\exp(\log\sigma^2)$ as the standard deviation would pass every check above. That is why the forwards get checks of their own: the Bernoulli and KL checks here, the reparameterization's moments in notebook 2, and more in `tests/` (for instance `test_kl_matches_monte_carlo_average` and `test_reparameterized_samples_have_the_right_moments`).
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. Each check here compares a backward with central differences of its own forward. Write a deliberately wrong backward in the handout (drop the sum over the minibatch in `linear_backward`'s `db`) and rerun: which check fails, and what does its message say?
+# 2. A gradient check cannot catch a wrong forward. Which forwards above are checked against something else, and what independent check would you write for `tanh_forward`?
+# 3. The Bernoulli forward never takes the log of a sigmoid. Feed it logits of $\pm 40$ and compare with `x * log(sigmoid(l)) + (1 - x) * log(1 - sigmoid(l))` computed directly: where does the direct formula break?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 1 (linear), the linear layer's backward, in [`aevb/core/layers.py`](../aevb/core/layers.py): `python -m aevb exercises check -k linear`
+# * exercise 2 (tanh), the tanh backward, in [`aevb/core/layers.py`](../aevb/core/layers.py): `python -m aevb exercises check -k tanh`
+# * exercise 3 (bernoulli), the Bernoulli log-likelihood and its backward, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k bernoulli`
+# * exercise 4 (gaussian), the Gaussian log-likelihood and its backward, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k gaussian`
+# * exercise 5 (kl), the KL term and its backward, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k kl`
+# * exercise 6 (reparameterize), the reparameterization's backward, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k reparameterize`

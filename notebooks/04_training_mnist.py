@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -179,3 +179,15 @@ for ax, (J, v) in zip(np.atleast_1d(axes), models.items()):
 fig.suptitle(f"Samples; {budget_note}", fontsize=9)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. Check 1 shows Adagrad's warm-up leaving the parameters alone for 100 steps. Train with `adagrad_warmup=0`: what do the first steps do to the bound, and why (what does Adagrad divide the first gradient by)?
+# 2. The prior's gradient is scaled by $M/N$ per minibatch. What happens to the training and test bounds if it is scaled by $N/M$ instead (a common slip)? Predict, then try it on one model.
+# 3. Figure 2 stops far short of the paper's $10^8$ samples. From the slope of the last points, roughly how many samples would $N_z = 3$ need to reach the paper's value?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 9 (adagrad), the Adagrad step and its warm-up, in [`aevb/core/optim.py`](../aevb/core/optim.py): `python -m aevb exercises check -k adagrad`
+# * exercise 7 (estimator_b), the minibatch objective of Algorithm 1 with eq. 8's scaling, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_b`

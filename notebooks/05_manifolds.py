@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -178,3 +178,14 @@ for a, (name, (vae, _, _, shape)) in zip(ax, models.items()):
 fig.suptitle(f"Slider positions, z in [-3, 3]^2; {budget_note}", fontsize=9)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. The grid is placed through the inverse Gaussian CDF, so each cell holds equal prior mass. Replace it by a linear grid over $[-3, 3]^2$: what changes at the edges of the figure?
+# 2. The Frey Face panel shows the decoder's mean. What would images drawn from $p(x|z)$, with the Gaussian decoder's noise added, look like, and why does the paper show the mean?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 4 (gaussian), the Frey Face decoder's log-likelihood, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k gaussian`
+# * exercise 7 (estimator_b), the objective both models train on, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_b`

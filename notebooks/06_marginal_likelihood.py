@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -159,3 +159,15 @@ ax.set_title(budget_note, fontsize=7)
 ax.legend(fontsize=8)
 plt.tight_layout()
 plt.show()
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. The importance-sampled estimate rises with $K$ towards $\log p(x)$ (the figure). Why is it below $\log p(x)$ in expectation for every $K$, and why is $K = 1$ the bound itself?
+# 2. Replace the encoder's $q(z|x)$ by the prior $\mathcal N(0, I)$ as the proposal (an encoder whose output layer has all weights and biases zero gives mean 0 and log-variance 0): how large must $K$ be for the same standard error?
+# 3. The log-sum-exp is computed in streaming chunks. Why would `np.log(np.mean(np.exp(log_w)))` fail on MNIST, where $\log p(x|z)$ is near $-100$ nats or below?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 10 (importance_sampling), the estimate and its standard error, in [`aevb/inference/likelihood.py`](../aevb/inference/likelihood.py): `python -m aevb exercises check -k importance_sampling`
+# * exercise 3 (bernoulli), the $\log p(x|z)$ inside every importance weight, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k bernoulli`

@@ -6,7 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -190,3 +190,15 @@ results = Path("..") / "results" / "adversarial"
 for name in ("table1.md", "table2.md"):
     if (results / name).is_file():
         print((results / name).read_text())
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. The attack follows the gradient of the loss with respect to the *image*. Which of the backward passes you write for the VAE (notebook 3) compute a gradient with respect to an input rather than a parameter, and where would the VAE-encoder classifier need them?
+# 2. Table 2 uses random noise of the same size as a control. Why is that control needed before reading anything into the transfer rates?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 1 (linear), the linear layer's backward, also the classifiers' input gradient, in [`aevb/core/layers.py`](../aevb/core/layers.py): `python -m aevb exercises check -k linear`
+# * exercise 2 (tanh), the tanh backward the classifiers' hidden layers use, in [`aevb/core/layers.py`](../aevb/core/layers.py): `python -m aevb exercises check -k tanh`
+# * exercise 7 (estimator_b), the objective the VAE behind the encoder classifier trains on, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_b`

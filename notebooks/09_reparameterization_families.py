@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -163,3 +163,15 @@ for name in ["gaussian", "laplace", "student-t"]:
 print(f"test bound after {budget:,} training samples (N_z = {J}, {H} hidden; the paper trains for 10^7 and more):")
 for name, b in test_bound.items():
     print(f"    {name:10s} {b:8.2f} nats")
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. Each family here is sampled as $z = g(\epsilon)$ with a fixed noise distribution. Which of Section 2.4's three routes does the Gaussian of `reparameterize_forward` take, and which would a Gamma posterior need?
+# 2. Only the Gaussian has estimator B (a closed-form KL to the prior). How much of B's lower variance in the table comes from the KL being exact, and how would you measure it?
+# 3. Train with a heavier-tailed posterior (Student's t with a smaller $\nu$): does the test bound move, and in which direction would you expect it to?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 6 (reparameterize), the Gaussian route, $z = \mu + \sigma \epsilon$, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k reparameterize`
+# * exercise 8 (estimator_a), eq. 6, the only estimator for the non-Gaussian families, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_a`

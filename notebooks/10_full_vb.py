@@ -5,7 +5,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
-#       jupytext_version: 1.19.6
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3
 #     language: python
@@ -196,3 +196,15 @@ total_var = lambda grads: sum(float(np.var(np.stack(a), axis=0).sum()) for a in 
 for S in (1, 10, 100):
     runs_S = [draw(S) for _ in range(30)]
     print(f"S = {S:3d}: var(encoder) {total_var([r.denc for r in runs_S]):10.3g}   var(mu_theta) {total_var([r.dmean for r in runs_S]):10.3g}   var(logvar_theta) {total_var([r.dlogvar for r in runs_S]):10.3g}")
+
+# %% [markdown]
+# ## Exercises for the reader
+#
+# 1. The last cell shares $S$ draws of the decoder's weights $\theta$ among the minibatch's 100 digits. Which of the three gradients (encoder, $\mu_\theta$, $\log\sigma^2_\theta$) does $S$ change the variance of most, and why would you expect that one?
+# 2. The KL of the weights to their prior counts once per data set, so `full_vb` scales it by $M/N$ per minibatch, like the MAP prior in eq. 8. What would scaling it by 1 per minibatch do to the learned $\log \sigma^2_\theta$?
+#
+# **In a handout** (made by `aevb exercises make DIR`), this notebook runs on your own code. It uses the exercises below: do one in the file named, check it from the handout folder, then restart the kernel and rerun this notebook.
+#
+# * exercise 7 (estimator_b), the latent terms `full_vb` reuses with `estimator="B"`, in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_b`
+# * exercise 8 (estimator_a), the same with `estimator="A"` (the checks), in [`aevb/core/sgvb.py`](../aevb/core/sgvb.py): `python -m aevb exercises check -k estimator_a`
+# * exercise 5 (kl), the latent KL of estimator B, in [`aevb/core/distributions.py`](../aevb/core/distributions.py): `python -m aevb exercises check -k kl`
