@@ -8,7 +8,9 @@ import importlib
 
 import numpy as np
 
+### BEGIN HIDDEN TESTS
 from .checks_primitives import _textbook_gaussian
+### END HIDDEN TESTS
 from .registry import check, compare
 from .registry import numerical_gradient
 
@@ -28,9 +30,13 @@ def sleep_gradient_matches_finite_differences(aevb):
     ws, enc, x_dream, z_dream = _sleep_setup(aevb, 50)
     _, denc = ws.sleep_phase(enc, x_dream, z_dream)
 
-    def loss():                                    # -sum_i log q(z_i | x_i), written directly
+    def loss():                                    # -sum_i log q(z_i | x_i)
         (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x_dream)
-        return -float(np.sum(_textbook_gaussian(z_dream, mean, np.exp(logvar))))
+        logq = aevb.core.distributions.gaussian_log_likelihood_forward(z_dream, mean, logvar)[0]
+        ### BEGIN HIDDEN TESTS
+        logq = _textbook_gaussian(z_dream, mean, np.exp(logvar))   # written out: not exercise 4's
+        ### END HIDDEN TESTS
+        return -float(np.sum(logq))
     for name in enc.names():
         numeric = numerical_gradient(loss, getattr(enc, name))
         compare("sleep_phase", f"denc.{name} (against finite differences of -sum log q(z|x))",
@@ -41,6 +47,7 @@ def sleep_gradient_matches_finite_differences(aevb):
                      "backpropagate -1 per dream through the Gaussian density and the encoder")
 
 
+### BEGIN HIDDEN TESTS
 @check("sleep_phase")
 def sleep_prior_is_scaled_by_m_over_n(aevb):
     ws, enc, x_dream, z_dream = _sleep_setup(aevb, 51)
@@ -54,3 +61,4 @@ def sleep_prior_is_scaled_by_m_over_n(aevb):
                 factors={(N / M) ** 2: "N/M instead of M/N (M = the number of dreams)"},
                 hint="loss gradient of -(M/N) log p(phi): + (M/N) W on weight matrices, "
                      "nothing on biases")
+### END HIDDEN TESTS

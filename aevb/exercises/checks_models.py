@@ -3,11 +3,16 @@
 The reference quantities are assembled here from the networks (which are not
 exercises) and the paper's formulas written directly; the KL comes from a
 numerical integral. So a mistake in a student's composition shows up as a
-difference from an independent computation, not from itself.
+difference from an independent computation, not from itself. Those checks are
+hidden tests; the visible ones compare the gradients with finite differences
+of the student's own bound and check that the warm-up leaves the parameters still.
 """
 import numpy as np
 
-from .checks_primitives import _kl_by_integration, _paper_bernoulli, _textbook_gaussian
+from .checks_primitives import _kl_by_integration
+### BEGIN HIDDEN TESTS
+from .checks_primitives import _paper_bernoulli, _textbook_gaussian
+### END HIDDEN TESTS
 from .registry import check, compare, fail, rel_error
 
 D, H, J, M, L, N = 7, 5, 3, 4, 3, 50
@@ -21,6 +26,7 @@ def _model(aevb, seed=20, d=D, h=H, j=J, m=M, std=0.5):
     return enc, dec, x, rng
 
 
+### BEGIN HIDDEN TESTS
 def _pieces(aevb, enc, dec, x, eps):
     """mean, logvar, z, log p(x|z) (L, M) without any exercise's code."""
     (mean, logvar), _ = aevb.core.networks.gaussian_mlp_forward(enc, x)
@@ -37,6 +43,7 @@ def _bound_b(aevb, enc, dec, x, eps):
 
 def _log_prior(*containers):
     return -0.5 * sum(float(np.sum(getattr(p, n) ** 2)) for p in containers for n in p.weight_names())
+### END HIDDEN TESTS
 
 
 def _grad_check(ex, aevb, enc, dec, f, res, factors=None, shifts=()):
@@ -67,7 +74,23 @@ def _encoder_shift(aevb, enc, x, dmean, dlogvar):
     return aevb.core.networks.gaussian_mlp_backward(dmean, dlogvar, c_enc, need_dx=False)[1]
 
 
+SIGN = {-1.0: "the wrong sign: these are gradients of the objective, not of the loss"}
+
+
 # ---------------------------------------------------------------- 7. estimator B
+@check("estimator_b")
+def gradients_b_match_finite_differences_of_your_bound(aevb):
+    """The gradients ``sgvb`` returns are those of minus the bound ``lower_bound`` computes."""
+    enc, dec, x, rng = _model(aevb, seed=27)
+    eps = rng.standard_normal((L, M, J))
+    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "B")
+
+    def loss():
+        return -float(np.sum(aevb.core.sgvb.lower_bound(enc, dec, x, eps, "B")))
+    _grad_check("estimator_b", aevb, enc, dec, loss, res, factors=SIGN)
+
+
+### BEGIN HIDDEN TESTS
 @check("estimator_b")
 def bound_b_matches_eq10(aevb):
     enc, dec, x, rng = _model(aevb)
@@ -138,9 +161,23 @@ def gradients_b_match_finite_differences(aevb):
          _encoder_shift(aevb, enc, x, -2 * dkl_dmean, -2 * dkl_dlogvar)),
         ("the KL's gradient is missing from d loss / d (mean, logvar)",
          _encoder_shift(aevb, enc, x, -dkl_dmean, -dkl_dlogvar))])
+### END HIDDEN TESTS
 
 
 # ---------------------------------------------------------------- 8. estimator A
+@check("estimator_a")
+def gradients_a_match_finite_differences_of_your_bound(aevb):
+    """The gradients ``sgvb`` returns for estimator A are those of minus its ``lower_bound``."""
+    enc, dec, x, rng = _model(aevb, seed=28)
+    eps = rng.standard_normal((L, M, J))
+    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "A")
+
+    def loss():
+        return -float(np.sum(aevb.core.sgvb.lower_bound(enc, dec, x, eps, "A")))
+    _grad_check("estimator_a", aevb, enc, dec, loss, res, factors=SIGN)
+
+
+### BEGIN HIDDEN TESTS
 def _bound_a_terms(aevb, enc, dec, x, eps):
     mean, logvar, z, logpx = _pieces(aevb, enc, dec, x, eps)
     logpz = _textbook_gaussian(z, 0.0, np.ones_like(z))
@@ -208,6 +245,7 @@ def gradients_a_match_finite_differences(aevb):
          _encoder_shift(aevb, enc, x, np.zeros_like(mean), -np.ones_like(logvar))),
         ("log q(z|x)'s gradient is missing from d loss / d logvar (it is -1/2 per unit at fixed eps)",
          _encoder_shift(aevb, enc, x, np.zeros_like(mean), 0.5 * np.ones_like(logvar)))])
+### END HIDDEN TESTS
 
 
 # ---------------------------------------------------------------- 9. Adagrad
@@ -222,6 +260,7 @@ G_TWICE = ("the current g^2 added to the accumulator twice (once before the warm
            "once after it)")
 
 
+### BEGIN HIDDEN TESTS
 @check("adagrad")
 def one_adagrad_step(aevb):
     rng = np.random.default_rng(30)
@@ -256,6 +295,7 @@ def adagrad_accumulates_over_steps(aevb):
         ("the accumulator is reset every step instead of summing all past g^2", stale)])
     compare("adagrad", "the accumulator G kept in self.state after three steps",
             opt.state[0][0], G, tol=1e-12, hint="keep G in the state so that a run can resume")
+### END HIDDEN TESTS
 
 
 @check("adagrad")
@@ -267,13 +307,18 @@ def adagrad_warmup_only_accumulates(aevb):
     opt = aevb.core.optim.Adagrad(LR, initial_accumulator=G0, eps=EPS, warmup=2)
     for k, g in enumerate(gs[:2]):
         opt.step([p], [g.copy()])
+        alternatives = []
+        ### BEGIN HIDDEN TESTS
         moved = p0 - LR * g / (np.sqrt(G0 + (gs[:k + 1] ** 2).sum(0)) + EPS)   # updated at t = k + 1
         label = ("an off-by-one in the warm-up: it updates at step t = warmup; the warm-up is the "
                  "steps t <= warmup, the first update is at t = warmup + 1" if k + 1 == 2 else
                  f"it updates during the warm-up (at t = {k + 1} <= warmup = 2)")
+        alternatives = [(label, moved)]
+        ### END HIDDEN TESTS
         compare("adagrad", f"theta after warm-up step {k + 1} (warmup=2)", p, p0, tol=1e-15,
-                alternatives=[(label, moved)],
+                alternatives=alternatives,
                 hint="during the warm-up steps (t <= warmup) the parameters must not move")
+    ### BEGIN HIDDEN TESTS
     opt.step([p], [gs[2].copy()])
     G = G0 + (gs * gs).sum(0)
 
@@ -291,3 +336,4 @@ def adagrad_warmup_only_accumulates(aevb):
                  update(G - gs[2] ** 2)),
                 (G_TWICE, update(G + gs[2] ** 2)),
                 (WARMUP_TOO_LONG, np.zeros_like(p))])
+    ### END HIDDEN TESTS

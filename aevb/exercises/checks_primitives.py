@@ -34,11 +34,18 @@ def backward_matches_finite_differences(aevb):
         return float(np.sum(aevb.core.layers.linear_forward(x, W, b)[0] * dout))
     gradient("linear", "dx", f, x, dx)
     gradient("linear", "dW", f, W, dW, factors={1 / 6: "the mean over the 6 rows instead of the sum"},
-             hint="every row of x contributes x_row^T dout_row to dW")
+             ### BEGIN HIDDEN TESTS
+             hint="every row of x contributes x_row^T dout_row to dW",
+             ### END HIDDEN TESTS
+             )
     gradient("linear", "db", f, b, db, factors={1 / 6: "the mean over the 6 rows instead of the sum"},
-             hint="b is added to every row, so db sums dout over all rows")
+             ### BEGIN HIDDEN TESTS
+             hint="b is added to every row, so db sums dout over all rows",
+             ### END HIDDEN TESTS
+             )
 
 
+### BEGIN HIDDEN TESTS
 @check("linear")
 def need_dx_false_skips_dx(aevb):
     rng = _rng(2)
@@ -49,6 +56,7 @@ def need_dx_false_skips_dx(aevb):
     if dx is not None:
         fail("linear", "dx with need_dx=False", "should be None (the encoder's input is data)")
     compare("linear", "dW with need_dx=False", dW, x.T @ dout)
+### END HIDDEN TESTS
 
 
 # ---------------------------------------------------------------- 2. tanh
@@ -62,14 +70,19 @@ def tanh_backward_matches_finite_differences(aevb):
 
     def f():
         return float(np.sum(aevb.core.layers.tanh_forward(x)[0] * dout))
-    gradient("tanh", "dx", f, x, dx, alternatives=[
+    gradient("tanh", "dx", f, x, dx,
+             ### BEGIN HIDDEN TESTS
+             alternatives=[
         ("tanh applied twice: the cache already holds h = tanh(x), so d tanh/dx = 1 - h^2",
          dout * (1 - np.tanh(h) ** 2)),
         ("1 - h instead of 1 - h^2", dout * (1 - h)),
-        ("1 - x^2: the derivative is 1 - tanh(x)^2, in terms of the output h", dout * (1 - x * x))])
+        ("1 - x^2: the derivative is 1 - tanh(x)^2, in terms of the output h", dout * (1 - x * x))],
+             ### END HIDDEN TESTS
+             )
 
 
 # ---------------------------------------------------------------- 3. Bernoulli
+### BEGIN HIDDEN TESTS
 def _paper_bernoulli(x, logits):
     """Appendix C.1 as written: sum_i x_i log y_i + (1 - x_i) log(1 - y_i), y = sigmoid(l)."""
     y = 1.0 / (1.0 + np.exp(-logits))
@@ -88,6 +101,7 @@ def bernoulli_forward_matches_appendix_c1(aevb):
         ("x and 1 - x swapped", _paper_bernoulli(1 - x, logits)),
         ("the sum over pixels is missing a term or is a mean", want / 6)],
         hint="log p(x|z) = sum_i x_i l_i - log(1 + exp(l_i)); it is <= 0 for binary x")
+### END HIDDEN TESTS
 
 
 @check("bernoulli")
@@ -99,10 +113,12 @@ def bernoulli_stable_for_large_logits(aevb):
     out, cache = aevb.core.distributions.bernoulli_log_likelihood_forward(x, logits)
     compare("bernoulli", "log p(x|z) at logits of +-40, +-710, +-800", out, want, tol=1e-12,
             nonfinite_hint=OVERFLOW, hint=OVERFLOW)
+    ### BEGIN HIDDEN TESTS
     dlogits = aevb.core.distributions.bernoulli_log_likelihood_backward(np.ones(1), cache)
     sig = 0.5 * (1.0 + np.tanh(0.5 * logits))      # sigmoid, computed without exp
     compare("bernoulli", "dlogits at large |logits|", dlogits, x - sig, tol=1e-12,
             nonfinite_hint=OVERFLOW, hint=OVERFLOW)
+    ### END HIDDEN TESTS
 
 
 @check("bernoulli")
@@ -117,10 +133,14 @@ def bernoulli_backward_matches_finite_differences(aevb):
     def f():
         return float(np.sum(aevb.core.distributions.bernoulli_log_likelihood_forward(x, logits)[0] * dout))
     gradient("bernoulli", "dlogits", f, logits, dlogits,
-             hint="d/dl [x l - log(1 + exp(l))] = x - sigmoid(l), times the upstream dout")
+             ### BEGIN HIDDEN TESTS
+             hint="d/dl [x l - log(1 + exp(l))] = x - sigmoid(l), times the upstream dout",
+             ### END HIDDEN TESTS
+             )
 
 
 # ---------------------------------------------------------------- 4. Gaussian
+### BEGIN HIDDEN TESTS
 def _textbook_gaussian(x, mean, var):
     """log N(x; mean, var) = sum -1/2 log(2 pi var) - (x - mean)^2 / (2 var), var given directly."""
     return np.sum(-0.5 * np.log(2 * np.pi * var) - (x - mean) ** 2 / (2 * var), axis=-1)
@@ -164,6 +184,7 @@ def gaussian_forward_matches_density(aevb):
                 ("(x - mean)^2 times exp(logvar) instead of divided by it: exp(-logvar) is 1 / sigma^2",
                  _gaussian_slots(d2, logvar, var))],
             hint="log N = -1/2 sum_j [log 2 pi + logvar_j + (x_j - mean_j)^2 exp(-logvar_j)]")
+### END HIDDEN TESTS
 
 
 @check("gaussian")
@@ -173,7 +194,9 @@ def gaussian_density_integrates_to_one(aevb):
                                                                 np.array([1.3]))
     total = float(np.sum(np.exp(out)) * (t[1, 0] - t[0, 0]))
     compare("gaussian", "the integral of exp(log N(x; 0.7, exp(1.3))) over x", total, 1.0,
-            tol=1e-6, alternatives=[
+            tol=1e-6,
+            ### BEGIN HIDDEN TESTS
+            alternatives=[
                 ("the log 2 pi constant is missing", np.sqrt(2 * np.pi)),
                 # the integrals of the one-slot mistakes of gaussian_forward_matches_density
                 ("log sigma (logvar / 2) in the log term only, where log sigma^2 = logvar belongs",
@@ -182,6 +205,7 @@ def gaussian_density_integrates_to_one(aevb):
                  "where (x - mean)^2 / sigma^2 belongs", np.exp(-1.3 / 4)),
                 ("(x - mean)^2 times exp(logvar) instead of divided by it: exp(-logvar) is 1 / sigma^2",
                  np.exp(-1.3))],
+            ### END HIDDEN TESTS
             hint="a density integrates to 1: check the normalizing constant")
 
 
@@ -201,8 +225,11 @@ def gaussian_backward_matches_finite_differences(aevb):
     hint = "mean and logvar were broadcast over the L axis of x: sum their gradients over it"
     gradient("gaussian", "dx", f, x, dx)
     gradient("gaussian", "dmean", f, mean, dmean, hint=hint)
-    gradient("gaussian", "dlogvar", f, logvar, dlogvar, hint=hint + "; d/dlogvar of "
-             "-1/2 [logvar + d^2 exp(-logvar)] = 1/2 (d^2 exp(-logvar) - 1)")
+    gradient("gaussian", "dlogvar", f, logvar, dlogvar, hint=hint
+             ### BEGIN HIDDEN TESTS
+             + "; d/dlogvar of -1/2 [logvar + d^2 exp(-logvar)] = 1/2 (d^2 exp(-logvar) - 1)"
+             ### END HIDDEN TESTS
+             )
 
 
 # ---------------------------------------------------------------- 5. KL
@@ -221,9 +248,11 @@ def _kl_by_integration(mean, var):
     return np.sum(0.5 * (integrand[..., 1:] + integrand[..., :-1]) * np.diff(z, axis=-1), axis=-1)
 
 
+### BEGIN HIDDEN TESTS
 def _kl_slots(log_term, mean_term, var_term, one=1.0):
     """KL = -1/2 sum_j (1 + log_term - mean_term - var_term): Appendix B with chosen slots."""
     return -0.5 * np.sum(one + log_term - mean_term - var_term, axis=-1)
+### END HIDDEN TESTS
 
 
 @check("kl")
@@ -235,6 +264,7 @@ def kl_forward_matches_numerical_integral(aevb):
     var = np.exp(logvar)
     compare("kl", "KL(q || p), shape (M,)", kl, _kl_by_integration(mean, var).sum(-1), tol=1e-8,
             factors={-1.0: "the wrong sign: Appendix B gives -KL; this function returns KL >= 0"},
+            ### BEGIN HIDDEN TESTS
             alternatives=[
                 ("standard deviation where log-variance is meant: exp(logvar) used as sigma",
                  _kl_by_integration(mean, var ** 2).sum(-1)),
@@ -253,7 +283,9 @@ def kl_forward_matches_numerical_integral(aevb):
                 ("mean instead of mean^2", _kl_slots(logvar, mean, var)),
                 ("the constant 1 is missing: 1/2 sum_j (1 + logvar_j - ...)",
                  _kl_slots(logvar, mean * mean, var, one=0.0))],
-            hint="-KL = 1/2 sum_j (1 + logvar_j - mean_j^2 - exp(logvar_j)) (Appendix B)")
+            hint="-KL = 1/2 sum_j (1 + logvar_j - mean_j^2 - exp(logvar_j)) (Appendix B)",
+            ### END HIDDEN TESTS
+            )
 
 
 @check("kl")
@@ -268,12 +300,17 @@ def kl_backward_matches_finite_differences(aevb):
     def f():
         return float(np.sum(aevb.core.distributions.kl_standard_normal_forward(mean, logvar)[0] * dout))
     gradient("kl", "dmean", f, mean, dmean)
-    gradient("kl", "dlogvar", f, logvar, dlogvar, alternatives=[
+    gradient("kl", "dlogvar", f, logvar, dlogvar,
+             ### BEGIN HIDDEN TESTS
+             alternatives=[
         ("the derivative in the variance, not in the log-variance (chain rule: d var/d logvar = var)",
-         dout[:, None] * 0.5 * (1 - 1 / np.exp(logvar)))])
+         dout[:, None] * 0.5 * (1 - 1 / np.exp(logvar)))],
+             ### END HIDDEN TESTS
+             )
 
 
 # ---------------------------------------------------------------- 6. reparameterization
+### BEGIN HIDDEN TESTS
 @check("reparameterize")
 def z_is_mean_plus_sigma_eps(aevb):
     rng = _rng(10)
@@ -291,6 +328,7 @@ def z_is_mean_plus_sigma_eps(aevb):
                 ("exp(-logvar / 2) = 1 / sigma used as the standard deviation (the sign of the "
                  "exponent)", mean + np.exp(-logvar / 2) * eps),
                 ("z = mean: the noise is ignored", np.broadcast_to(mean, eps.shape))])
+### END HIDDEN TESTS
 
 
 @check("reparameterize")
@@ -335,7 +373,11 @@ def reparameterize_backward_matches_finite_differences(aevb):
     factors = {0.5: "the mean over the L = 2 samples instead of the sum (each z_l uses the same "
                     "mean and logvar), or a 1/2 too many"}
     gradient("reparameterize", "dmean", f, mean, dmean, factors=factors)
-    gradient("reparameterize", "dlogvar", f, logvar, dlogvar, factors=factors, alternatives=[
+    gradient("reparameterize", "dlogvar", f, logvar, dlogvar, factors=factors,
+             ### BEGIN HIDDEN TESTS
+             alternatives=[
         ("the factor sigma is missing: d sigma / d logvar = sigma / 2, so d z / d logvar = "
          "sigma eps / 2, not eps / 2", 0.5 * (dz * eps).sum(axis=0))],
-             hint="d z_l / d logvar = sigma eps_l / 2, summed over the L samples")
+             hint="d z_l / d logvar = sigma eps_l / 2, summed over the L samples",
+             ### END HIDDEN TESTS
+             )

@@ -579,9 +579,10 @@ MUTATIONS = [
              tests=('exercises/test_exercises.py::'
                     'test_adagrad_with_eps_inside_the_square_root_is_accepted',)),
     Mutation('grading_all_exercises_in_one_child', 'exercises/grading.py',
-             edits=(('            records += [r for r in run_child(root, numbers=[e.number], timeout=timeout)\n',
-                     '            records += [r for r in run_child(root, numbers=[x.number for x in exercises],\n'
-                     '                                             timeout=timeout)\n'),),
+             edits=(('            records += [r for r in run_child(root, numbers=[e.number], timeout=timeout,\n',
+                     '            records += [r for r in run_child(root, numbers=[x.number for x in exercises\n'
+                     '                                                            or checks.registry.EXERCISES],\n'
+                     '                                             timeout=timeout,\n'),),
              tests=('exercises/test_grading.py::test_a_hang_costs_only_its_exercise',),
              why="an endless loop in Adagrad gave the whole submission 0 (\"did not finish within 60 s\")"),
     Mutation('grading_a_broken_module_not_said_in_one_sentence', 'exercises/isolate.py',
@@ -734,5 +735,29 @@ MUTATIONS = [
              edits=(('log_joint(dec, x[rows], z, sigmoid_mean) - log_q)',
                      'decoder_log_likelihood_forward(dec, x[rows], z, sigmoid_mean)[0] - log_q)'),),
              exercise='importance_sampling', diagnosis='log p(z_k) is missing from log w'),
+    Mutation('make_config_frey_ignores_binarize', 'runs/config.py',
+             edits=(('    if not mnist and (binarize not in (None, "none") or full_train):\n',
+                     '    if False:\n'),),
+             tests=('runs/test_runs.py::test_make_config_refuses_mnist_settings_for_frey_rather_than_ignoring_them',),
+             why='make_config("frey", binarize="dynamic") returned binarize "none": a setting asked for and not used'),
+    Mutation('appendix_d_default_density_gaussian', 'inference/likelihood.py',
+             edits=(('DENSITY = "kde"', 'DENSITY = "gaussian"'),),
+             tests=('inference/test_likelihood.py::test_the_default_density_is_the_one_measured_less_biased',),
+             why='the Gaussian fit reads log p(x) 0.2 nats high on a banana-shaped posterior'),
+    Mutation('handout_keeps_the_hidden_tests', 'exercises/generate.py',
+             edits=(('    for begin, end in reversed(hidden_regions(text, path)):\n        del lines[begin:end + 1]\n',
+                     '    hidden_regions(text, path)\n'),),
+             tests=('exercises/test_hidden.py::test_the_handout_carries_the_visible_checks_only',),
+             why='the handout carried every check, expected formulas and mistaken values included'),
+    Mutation('check_ignores_the_checks_folder', 'exercises/grading.py',
+             edits=(('        argv = isolate.command_line(root, out, numbers, names, needs, where=checks.where)',
+                     '        argv = isolate.command_line(root, out, numbers, names, needs)'),),
+             tests=('exercises/test_hidden.py::test_a_mistake_only_a_hidden_check_sees',),
+             why='check --checks DIR ran the installed checks, so a private set was never used'),
+    Mutation('grade_scores_with_the_installed_registry', 'exercises/grading.py',
+             edits=(('    return summarize(blame(records, checks), checks)', '    return summarize(blame(records))'),
+                    ('    write_outputs(out, graded, checks)', '    write_outputs(out, graded)')),
+             tests=('exercises/test_hidden.py::test_grade_uses_the_points_of_the_checks_given',),
+             why="grade --checks DIR scored with the installed registry's points, not DIR's"),
 ]
 NAMES = [m.name for m in MUTATIONS]
