@@ -110,8 +110,8 @@ MUTATIONS = [
              why='log det from the Cholesky factor without its 2'),
     Mutation('appendix_d_sign', 'inference/likelihood.py',
              edits=(
-              ('return Estimate(-log_mean_r, stderr',
-               'return Estimate(log_mean_r, stderr'),
+              ('    return -log_mean_r, r.std(axis=0, ddof=1) / np.sqrt(L)',
+               '    return log_mean_r, r.std(axis=0, ddof=1) / np.sqrt(L)'),
              ),
              tests=('inference/test_likelihood.py::test_appendix_d_with_the_paper_settings_matches_exact_integration',)),
     Mutation('kl_missing_half', 'core/distributions.py',
