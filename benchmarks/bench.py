@@ -1,33 +1,56 @@
-"""Training speed and memory of aevb, against the matrix-product floor and PyTorch.
+"""Training speed and memory of aevb, against the matrix-product floor, PyTorch and JAX.
 
-    python benchmarks/bench.py                 # everything: about 10 minutes on 2 cores
-    python benchmarks/bench.py --quick         # 2 rounds of 200 steps instead of 3 epochs
+    python benchmarks/bench.py                 # everything: about 15 minutes on 2 cores
+    python benchmarks/bench.py --quick         # one thread, 2 rounds of 200 steps, no scaling
     python benchmarks/bench.py --only memory   # peak memory alone
 
 Every measurement runs in a fresh subprocess, because the BLAS thread count
-must be fixed before NumPy (or PyTorch) loads. Within each round the workers
-run one after the other (aevb, aevb without its helper thread, PyTorch with
-default Adagrad, PyTorch with fused Adagrad, the floor), so drift of the
-machine's speed hits all of them; ratios are taken within a round and the
-median over rounds is reported. One BLAS thread is the primary figure.
+(and JAX's x64 and XLA flags) must be fixed before NumPy, PyTorch or JAX
+loads. Within each round the workers run one after the other (aevb, aevb
+without its helper thread, the floor, PyTorch with default and with fused
+Adagrad, JAX under ``jax.jit``), the order rotated by one each round, so drift
+of the machine's speed hits all of them; ratios are taken within a round and
+the median over rounds is reported. One BLAS thread is the primary figure.
 
-"BLAS threads" is what BLAS (and PyTorch) may use. aevb's trainer also
-updates the decoder's parameters on a helper thread while BLAS computes the
-encoder's backward pass (aevb.core.train, ``threads=2``, ``aevb train --threads
-2``; the default is 1), so at one BLAS thread it uses the second core for
-that update; the "serial" columns (``threads=1``) use one core only, like
-PyTorch here. Adagrad runs without its warm-up here, so that every timed
-step updates, as PyTorch's does.
+"BLAS threads" is what BLAS (and PyTorch, and XLA) may use. aevb's trainer
+also updates the decoder's parameters on a helper thread while BLAS computes
+the encoder's backward pass (aevb.core.train, ``threads=2``, ``aevb train
+--threads 2``; the default is 1), so at one BLAS thread it uses the second
+core for that update; the "serial" columns (``threads=1``) use one core only,
+like the others, and are the figure the summary lines compare. At one
+thread every one-core contender is pinned to core 0 (``os.sched_setaffinity``;
+for JAX the XLA flags alone are not enough), and each reports its CPU time
+over its wall time: above 1.1 it used more than one core, below 0.9 another
+process took part of its core. Adagrad runs without its warm-up in aevb and
+PyTorch, so that every timed step updates; JAX's step has the warm-up as a
+step size of 0, which costs the same as a step (benchmarks/bench_jax.py).
+
+Kernels: each contender reports what threadpoolctl sees (``internal_api`` and,
+for OpenBLAS, the core type in ``architecture``) and PyTorch's and XLA's own
+BLAS. If the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE (some
+machines here do, for older OpenBLAS builds; they force slower kernels on a
+current NumPy), aevb-serial and the floor also run as ``-native`` kinds with
+both unset in that child process alone, and the summary takes those (the
+best kernels) and names the shipped figure beside them. Tests and CI never
+change those variables.
 
 The model is the paper's MNIST one: 784-500-20 encoder and 20-500-784
 Bernoulli decoder, tanh, M = 100, L = 1, estimator B, Adagrad (step 0.01,
 accumulator from 0.01, eps 1e-8), the MAP weight prior, on real MNIST (all
 60,000 training images, dynamically binarized per minibatch). The floor is
 the eleven matrix products one step needs at least (a fused mean/log-variance
-head, no gradient for the input), timed alone. PyTorch is optional: without
-it those rows are skipped.
+head, no gradient for the input), timed alone; GFLOP/s count those products
+(:func:`flops_per_step`). PyTorch and JAX are optional (``pip install
+".[bench]"``): without them those rows are skipped. Before timing, the JAX
+step's gradients and Adagrad are checked against aevb's on identical draws
+(benchmarks/bench_jax.py; max absolute difference printed).
 
-Results go to benchmarks/results.json (or --out) and a table is printed.
+Results go to benchmarks/results.json (or --out; with --quick only to --out),
+a table is printed, and the last lines are one summary per dtype at one thread::
+
+    summary float32 1T: 1.45x torch-fused, 1.08x jax-jit, 0.88 of floor, 140 GFLOP/s, kernel SkylakeX
+
+where 1.45x means aevb takes 1/1.45 of that contender's time.
 """
 import argparse
 import importlib.util
@@ -47,13 +70,13 @@ N_TRAIN, M = 60_000, 100
 # ------------------------------------------------------------------ workers
 
 def _timed(step, steps):
-    """Seconds for ``steps`` calls of ``step()`` after 20 warm-up calls."""
+    """Seconds for ``steps`` calls of ``step()`` after 20 warm-up calls, and the CPU time."""
     for _ in range(20):
         step()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(steps):
         step()
-    return time.perf_counter() - t0, steps
+    return time.perf_counter() - t0, steps, {"cpu_s": time.process_time() - c0}
 
 def _mnist_uint8(data_dir):
     from aevb.io import datasets as D
@@ -76,9 +99,9 @@ def worker_aevb(a):
                       threads=1 if a.kind == "aevb-serial" else 2)
     trainer.run(20 * M, eval_points=[])                       # warm-up
     steps = a.steps or len(data) // M
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     trainer.run(trainer.seen + steps * M, eval_points=[])
-    return time.perf_counter() - t0, steps
+    return time.perf_counter() - t0, steps, {"cpu_s": time.process_time() - c0}
 
 
 def worker_floor(a):
@@ -167,26 +190,78 @@ def worker_is(a):
     return time.perf_counter() - t0, len(x)
 
 
+def worker_jax(a):
+    import bench_jax                     # beside this file; needs jax (pip install ".[bench]")
+    return bench_jax.worker(a)
+
+
+def worker_jax_check(a):
+    """JAX's gradients and Adagrad against aevb's, fed identical draws (bench_jax)."""
+    import bench_jax
+    res = bench_jax.check_gradients(a.dtype, data_dir=a.data_dir)
+    res.update(bench_jax.check_adagrad(a.dtype))
+    return 0.0, 0, res
+
+
 WORKERS = {"aevb": worker_aevb, "aevb-serial": worker_aevb, "floor": worker_floor, "torch-default": worker_torch,
-           "torch-fused": worker_torch, "adagrad": worker_adagrad, "score": worker_score,
-           "is": worker_is}
+           "torch-fused": worker_torch, "jax-jit": worker_jax, "jax-check": worker_jax_check,
+           "adagrad": worker_adagrad, "score": worker_score, "is": worker_is}
+
+
+def blas_in_use():
+    """What computes this process's matrix products: threadpoolctl's BLAS libraries
+    ('internal_api:architecture', the OpenBLAS core type), plus PyTorch's and XLA's own."""
+    from threadpoolctl import threadpool_info
+    out = [f"{i['internal_api']}:{i.get('architecture') or '?'}" for i in threadpool_info()
+           if i["user_api"] == "blas"]
+    if "torch" in sys.modules:
+        import torch
+        cfg = torch.__config__.show()
+        blas = next((w.split("=", 1)[1].rstrip(",") for w in cfg.split() if w.startswith("BLAS_INFO=")),
+                    "?")
+        out.insert(0, f"torch:{blas}({torch.backends.cpu.get_cpu_capability()})")
+    if "jax" in sys.modules:
+        out.insert(0, "xla:cpu")
+    return out
 
 
 # ------------------------------------------------------------------ orchestration
 
+OPENBLAS_KERNEL_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+NATIVE = "-native"    # suffix: the kind with OPENBLAS_KERNEL_VARS unset in its process alone
+
+
+def kernel_vars_set():
+    return any(v in os.environ for v in OPENBLAS_KERNEL_VARS)
+
+
 def run_worker(kind, dtype="float32", threads=1, n=N_TRAIN, hidden=500, latent=20, steps=0,
-               data_dir=None):
+               data_dir=None, pin=False):
+    """Run ``kind`` in a fresh process; ``pin`` restricts it to core 0 (os.sched_setaffinity).
+
+    A kind ending in ``-native`` runs the same worker with OPENBLAS_CORETYPE and
+    OPENBLAS_L2_SIZE removed from that child's environment only, so OpenBLAS
+    picks its kernels for the CPU (the `env` README: those variables slow a
+    current NumPy; they are never changed for tests or CI).
+    """
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                MKL_NUM_THREADS=str(threads))
-    cmd = [sys.executable, __file__, "--worker", kind, "--dtype", dtype, "--threads",
+    base = kind
+    if kind.endswith(NATIVE):
+        base = kind[:-len(NATIVE)]
+        for v in OPENBLAS_KERNEL_VARS:
+            env.pop(v, None)
+    cmd = [sys.executable, __file__, "--worker", base, "--dtype", dtype, "--threads",
            str(threads), "--n", str(n), "--hidden", str(hidden), "--latent", str(latent),
            "--steps", str(steps)] + (["--data-dir", data_dir] if data_dir else [])
     load = os.getloadavg()[0]
-    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    pin_core = (lambda: os.sched_setaffinity(0, {0})) if pin else None
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=pin_core)
     if out.returncode != 0:
         raise RuntimeError(f"{kind} worker failed:\n{out.stderr}")
     res = json.loads(out.stdout.strip().splitlines()[-1])
     res["load_before"] = round(load, 2)
+    res["pinned"] = pin
     return res
 
 
@@ -222,12 +297,87 @@ def machine():
     return info
 
 
+def flops_per_step(D=784, H=500, J=20):
+    """FLOPs of the eleven matrix products of one step (the floor's), 2 m k n per (m, k) @ (k, n).
+
+    With M = 100, D = 784, H = 500, J = 20 (the paper's MNIST model)::
+
+        forward   x W_h (2MDH), h [W_mean W_logvar] (4MHJ), z W_h' (2MJH), h' W_logits (2MHD)
+        decoder   h'^T dlogits (2HMD), dlogits W_logits^T (2MDH), z^T da' (2JMH), da' W_h'^T (2MHJ)
+        encoder   h^T dhead (4HMJ), dhead [W_mean W_logvar]^T (4MJH), x^T da (2DMH)
+
+        total = 10 M D H + 18 M H J = 392.0e6 + 18.0e6 = 410.0e6 per step, 246 GFLOP per epoch
+
+    Element-wise work (tanh, exp, the likelihood, Adagrad) is not counted, so
+    the GFLOP/s of a whole training step is the products' useful rate.
+    """
+    return 10 * M * D * H + 18 * M * H * J
+
+
+def kinds_for(threads):
+    """The contenders of one round; ``-native`` kinds only if the environment sets the OpenBLAS
+    kernel variables (else they would be the same run twice)."""
+    kinds = ["aevb", "aevb-serial", "floor"]
+    if kernel_vars_set():
+        kinds += ["aevb-serial" + NATIVE, "floor" + NATIVE]
+    if importlib.util.find_spec("torch") is not None:     # optional comparisons
+        kinds += ["torch-default", "torch-fused"]
+    if importlib.util.find_spec("jax") is not None:
+        kinds += ["jax-jit"]
+    return kinds
+
+
+def best(kind):
+    """The figure for ``kind`` on its best kernels: the ``-native`` run if there is one."""
+    return kind + NATIVE if kernel_vars_set() and kind in ("aevb-serial", "floor") else kind
+
+
+def summarize(rows, kinds, threads, dtype):
+    med = lambda k: float(np.median([r[k] for r in rows]))                      # noqa: E731
+    vs = lambda k, a: float(np.median([r[k] / r[a] for r in rows]))             # noqa: E731
+    aevb, floor = best("aevb-serial"), best("floor")
+    s = {"threads": threads, "dtype": dtype, "aevb_s_per_epoch": med("aevb"),
+         "aevb_images_per_s": N_TRAIN / med("aevb"), "fraction_of_floor_speed": vs("floor", "aevb"),
+         "load": float(np.median([r["load_aevb"] for r in rows])),
+         "aevb_serial_s_per_epoch": med("aevb-serial"),
+         "serial_fraction_of_floor_speed": vs("floor", "aevb-serial"),
+         "best": aevb, "best_s_per_epoch": med(aevb), "best_fraction_of_floor": vs(floor, aevb),
+         "best_gflops": flops_per_step() * (N_TRAIN // M) / med(aevb) / 1e9,
+         "floor_gflops": flops_per_step() * (N_TRAIN // M) / med(floor) / 1e9,
+         "kernel": {k: rows[0][f"blas_{k}"] for k in kinds},
+         "cpu_per_wall": {k: max(r[f"cpu_{k}"] for r in rows) for k in kinds},
+         "cpu_per_wall_min": {k: min(r[f"cpu_{k}"] for r in rows) for k in kinds}}
+    for k in ("torch-default", "torch-fused", "jax-jit"):
+        if k in kinds:
+            s[f"speedup_vs_{k}"] = vs(k, "aevb")
+            s[f"serial_speedup_vs_{k}"] = vs(k, "aevb-serial")
+            s[f"best_speedup_vs_{k}"] = vs(k, aevb)
+    if "jax-jit" in kinds:
+        s["jax_compile_s"] = float(np.median([r["compile_jax-jit"] for r in rows]))
+    return s
+
+
+def summary_line(s):
+    """``summary float32 1T: 1.45x torch-fused, 1.08x jax-jit, 0.88 of floor, 140 GFLOP/s, ...``"""
+    kernel = lambda k: s["kernel"][k][-1] if s["kernel"][k] else "?"              # noqa: E731
+    peers = "".join(f"{s[f'best_speedup_vs_{k}']:.2f}x {k}, " for k in ("torch-fused", "jax-jit")
+                    if f"best_speedup_vs_{k}" in s)
+    line = (f"summary {s['dtype']} {s['threads']}T: {peers}{s['best_fraction_of_floor']:.2f} of floor, "
+            f"{s['best_gflops']:.0f} GFLOP/s, kernel {kernel(s['best']).split(':')[-1]} "
+            f"({s['best']}, {s['best_s_per_epoch']:.2f} s/epoch")
+    if s["best"].endswith(NATIVE):
+        line += (f"; OPENBLAS_CORETYPE/L2_SIZE unset for it; as shipped: "
+                 f"{kernel('aevb-serial').split(':')[-1]}, {s['aevb_serial_s_per_epoch']:.2f} s")
+    return line + f"; load {s['load']:.1f})"
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true",
+                   help="one thread only, 2 rounds of 200 steps, no scaling; prints, writes only --out")
     p.add_argument("--only", choices=("all", "memory"), default="all",
                    help="memory: re-measure peak RSS alone and update it in --out")
-    p.add_argument("--out", default=str(Path(__file__).with_name("results.json")))
+    p.add_argument("--out", default=None, help="default benchmarks/results.json (none with --quick)")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--worker", choices=WORKERS, help=argparse.SUPPRESS)
     for name, default in (("--dtype", "float32"), ("--threads", 1), ("--n", N_TRAIN),
@@ -236,11 +386,15 @@ def main():
     a = p.parse_args()
     if a.worker:
         a.kind = a.worker
-        seconds, count = WORKERS[a.worker](a)
-        print(json.dumps({"kind": a.worker, "seconds": seconds, "count": count}))
+        seconds, count, *extra = WORKERS[a.worker](a)
+        res = {"kind": a.worker, "seconds": seconds, "count": count, "blas": blas_in_use()}
+        res.update(extra[0] if extra else {})
+        print(json.dumps(res))
         return
+    if a.out is None and not a.quick:
+        a.out = str(Path(__file__).with_name("results.json"))
     if a.only == "memory":
-        out = Path(a.out)
+        out = Path(a.out or Path(__file__).with_name("results.json"))
         results = json.loads(out.read_text()) if out.exists() else {}
         results["peak_rss_mb_full_mnist_float32"] = peak_rss_mb(a.data_dir)
         out.write_text(json.dumps(results, indent=2) + "\n")
@@ -248,63 +402,102 @@ def main():
               f"{results['peak_rss_mb_full_mnist_float32']:.0f} MB (written to {out})")
         return
 
-    kinds = ["aevb", "aevb-serial", "floor"]
-    if importlib.util.find_spec("torch") is not None:     # optional comparison
-        kinds[2:2] = ["torch-default", "torch-fused"]
     rounds, steps = (2, 200) if a.quick else (3, 0)
+    thread_counts = (1,) if a.quick else (1, 2)
     results = {"machine": machine(), "command": " ".join(["python"] + sys.argv),
-               "when": time.strftime("%Y-%m-%d %H:%M:%S"), "train": [], "scaling": {}}
+               "when": time.strftime("%Y-%m-%d %H:%M:%S"), "train": [], "scaling": {},
+               "openblas_env": {v: os.environ.get(v) for v in OPENBLAS_KERNEL_VARS},
+               "flops_per_step": flops_per_step()}
     print(f"{results['machine']}")
-    for threads in (1, 2):
+    print(f"OpenBLAS kernel variables as shipped: {results['openblas_env']}")
+    if importlib.util.find_spec("jax") is not None:
+        results["jax_check"] = []
         for dtype in ("float32", "float64"):
+            r = run_worker("jax-check", dtype, data_dir=a.data_dir)
+            results["jax_check"].append(r)
+            print(f"jax vs aevb, {dtype}, same x and eps: gradients max |diff| "
+                  f"{r['grad_max_abs_diff']:.2g} (in {r['worst']}; largest entry "
+                  f"{r['grad_max_abs']:.3g}), bound max |diff| {r['bound_max_abs_diff']:.2g} nats, "
+                  f"two Adagrad steps max |diff| {r['param_max_abs_diff']:.2g}")
+    summary = []
+    for threads in thread_counts:
+        kinds = kinds_for(threads)
+        for dtype in ("float32", "float64"):
+            rows = []
             for rnd in range(rounds):
                 row = {"threads": threads, "dtype": dtype, "round": rnd}
-                for kind in kinds:
-                    r = run_worker(kind, dtype, threads, steps=steps, data_dir=a.data_dir)
+                shift = rnd % len(kinds)                        # rotate the order each round
+                for kind in kinds[shift:] + kinds[:shift]:
+                    # one thread: pin every one-core contender to core 0; aevb's helper
+                    # thread uses the second core by design
+                    pin = threads == 1 and kind != "aevb"
+                    r = run_worker(kind, dtype, threads, steps=steps, data_dir=a.data_dir, pin=pin)
                     row[kind] = r["seconds"] * (N_TRAIN // M) / r["count"]   # s per epoch
                     row[f"load_{kind}"] = r["load_before"]
-                results["train"].append(row)
-                print(json.dumps(row))
-    summary = []
-    for threads in (1, 2):
-        for dtype in ("float32", "float64"):
-            rows = [r for r in results["train"] if r["threads"] == threads and r["dtype"] == dtype]
-            med = lambda k: float(np.median([r[k] for r in rows]))          # noqa: E731
-            ratio = lambda k: float(np.median([r[k] / r["aevb"] for r in rows]))  # noqa: E731
-            s = {"threads": threads, "dtype": dtype, "aevb_s_per_epoch": med("aevb"),
-                 "aevb_images_per_s": N_TRAIN / med("aevb"),
-                 "fraction_of_floor_speed": float(np.median([r["floor"] / r["aevb"] for r in rows])),
-                 "load": float(np.median([r["load_aevb"] for r in rows]))}
-            s["aevb_serial_s_per_epoch"] = med("aevb-serial")
-            s["serial_fraction_of_floor_speed"] = float(
-                np.median([r["floor"] / r["aevb-serial"] for r in rows]))
-            for k in ("torch-default", "torch-fused"):
-                if k in kinds:
-                    s[f"speedup_vs_{k}"] = ratio(k)
-                    s[f"serial_speedup_vs_{k}"] = float(
-                        np.median([r[k] / r["aevb-serial"] for r in rows]))
-            summary.append(s)
+                    row[f"cpu_{kind}"] = r["cpu_s"] / r["seconds"]           # cores used
+                    row[f"blas_{kind}"] = r["blas"]
+                    if "compile_s" in r:
+                        row[f"compile_{kind}"] = r["compile_s"]
+                rows.append(row)
+                print(json.dumps({k: v for k, v in row.items() if not k.startswith("blas_")}))
+            results["train"] += rows
+            summary.append(summarize(rows, kinds, threads, dtype))
+            print_contenders(summary[-1], rows, kinds)
     results["summary"] = summary
 
-    sc = results["scaling"]
-    sc["epoch_s_vs_n"] = {n: run_worker("aevb", n=n, data_dir=a.data_dir)["seconds"]
+    if not a.quick:
+        results["scaling"] = scaling(a.data_dir)
+        results["peak_rss_mb_full_mnist_float32"] = peak_rss_mb(a.data_dir)
+        print_table(results)
+    if a.out:
+        Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
+        print(f"written to {a.out}")
+    for s in summary:
+        if s["threads"] == 1:
+            print(summary_line(s))
+
+
+def print_contenders(s, rows, kinds):
+    print(f"\n{s['dtype']}, {s['threads']} BLAS thread(s): median s/epoch, time over "
+          f"{s['best']}'s, cores used (CPU time / wall, max over rounds), BLAS and kernel "
+          f"(first: the one its products run on)")
+    for k in kinds:
+        t = float(np.median([r[k] for r in rows]))
+        ratio = float(np.median([r[k] / r[s["best"]] for r in rows]))
+        flag = ""
+        if s["threads"] == 1 and k != "aevb" and s["cpu_per_wall"][k] > 1.1:
+            flag = "  MORE THAN ONE CORE"
+        elif s["threads"] == 1 and k != "aevb" and s["cpu_per_wall_min"][k] < 0.9:
+            flag = f"  (got {s['cpu_per_wall_min'][k]:.2f} of its core in one round: machine busy)"
+        extra = f", compile {s['jax_compile_s']:.2f} s apart" if k == "jax-jit" else ""
+        print(f"  {k:<20} {t:7.2f} s  {ratio:5.2f}x  {s['cpu_per_wall'][k]:4.2f} cores  "
+              f"{' '.join(s['kernel'][k]) or '-'}{extra}{flag}")
+    print()
+
+
+def scaling(data_dir):
+    sc = {}
+    sc["epoch_s_vs_n"] = {n: run_worker("aevb", n=n, data_dir=data_dir)["seconds"]
                           for n in (10_000, 30_000, 60_000)}
-    sc["epoch_s_vs_hidden"] = {h: run_worker("aevb", hidden=h, data_dir=a.data_dir)["seconds"]
+    sc["epoch_s_vs_hidden"] = {h: run_worker("aevb", hidden=h, data_dir=data_dir)["seconds"]
                                for h in (100, 200, 500, 1000)}
-    sc["epoch_s_vs_latent"] = {j: run_worker("aevb", latent=j, data_dir=a.data_dir)["seconds"]
+    sc["epoch_s_vs_latent"] = {j: run_worker("aevb", latent=j, data_dir=data_dir)["seconds"]
                                for j in (2, 20, 200)}
     sc["adagrad_ms_per_step"] = {
         dt: 1e3 * (lambda r: r["seconds"] / r["count"])(run_worker("adagrad", dt))
         for dt in ("float32", "float64")}
-    sc["score_10k_test_s"] = run_worker("score", data_dir=a.data_dir)["seconds"]
-    sc["is_k5000_1000_test_s"] = run_worker("is", data_dir=a.data_dir)["seconds"]
-    results["peak_rss_mb_full_mnist_float32"] = peak_rss_mb(a.data_dir)
+    sc["score_10k_test_s"] = run_worker("score", data_dir=data_dir)["seconds"]
+    sc["is_k5000_1000_test_s"] = run_worker("is", data_dir=data_dir)["seconds"]
+    return sc
 
+
+def print_table(results):
+    summary, sc = results["summary"], results["scaling"]
     print("\nseconds per epoch of 60,000 images (median over rounds; ratios within a round)")
     print("(serial: aevb with threads=1, no helper thread for the parameter update)")
     print(f"{'threads':>7} {'dtype':>8} {'aevb s':>7} {'img/s':>7} {'of floor':>9} "
           f"{'vs torch':>9} {'vs fused':>9} {'serial s':>9} {'of floor':>9} {'vs fused':>9} "
-          f"{'load':>5}")
+          f"{'vs jax':>7} {'load':>5}")
     nan = float("nan")
     for s in summary:
         print(f"{s['threads']:>7} {s['dtype']:>8} {s['aevb_s_per_epoch']:7.2f} "
@@ -312,12 +505,11 @@ def main():
               f"{s.get('speedup_vs_torch-default', nan):9.2f} "
               f"{s.get('speedup_vs_torch-fused', nan):9.2f} {s['aevb_serial_s_per_epoch']:9.2f} "
               f"{s['serial_fraction_of_floor_speed']:9.2f} "
-              f"{s.get('serial_speedup_vs_torch-fused', nan):9.2f} {s['load']:5.2f}")
+              f"{s.get('serial_speedup_vs_torch-fused', nan):9.2f} "
+              f"{s.get('serial_speedup_vs_jax-jit', nan):7.2f} {s['load']:5.2f}")
     print("scaling (float32, 1 thread, seconds per epoch):", json.dumps(sc))
     print(f"peak RSS of aevb train on full MNIST, float32: "
           f"{results['peak_rss_mb_full_mnist_float32']:.0f} MB")
-    Path(a.out).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"written to {a.out}")
 
 
 if __name__ == "__main__":
