@@ -130,6 +130,10 @@ def test_a_mistake_only_a_hidden_check_sees(handout, tmp_path):
     graded = _aevb("exercises", "check", str(sub), "--checks", str(hidden), "-k", "adagrad")
     assert graded.returncode == 1, graded.stdout + graded.stderr
     assert "no square root of the accumulator" in graded.stdout
+    # and the other way round: the installed (whole) set must not stand in for a visible one
+    visible = _aevb("exercises", "check", str(sub), "--checks", str(sub / "aevb" / "exercises"),
+                    "-k", "adagrad")
+    assert visible.returncode == 0, visible.stdout + visible.stderr
 
 
 def test_grade_uses_the_points_of_the_checks_given(handout, tmp_path, reference_copy):
