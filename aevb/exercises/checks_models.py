@@ -77,17 +77,22 @@ def _encoder_shift(aevb, enc, x, dmean, dlogvar):
 SIGN = {-1.0: "the wrong sign: these are gradients of the objective, not of the loss"}
 
 
+def _against_your_bound(ex, aevb, estimator, seed):
+    """The gradients ``sgvb`` returns against finite differences of minus ``lower_bound``'s sum."""
+    enc, dec, x, rng = _model(aevb, seed=seed)
+    eps = rng.standard_normal((L, M, J))
+    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, estimator)
+
+    def loss():
+        return -float(np.sum(aevb.core.sgvb.lower_bound(enc, dec, x, eps, estimator)))
+    _grad_check(ex, aevb, enc, dec, loss, res, factors=SIGN)
+
+
 # ---------------------------------------------------------------- 7. estimator B
 @check("estimator_b")
 def gradients_b_match_finite_differences_of_your_bound(aevb):
     """The gradients ``sgvb`` returns are those of minus the bound ``lower_bound`` computes."""
-    enc, dec, x, rng = _model(aevb, seed=27)
-    eps = rng.standard_normal((L, M, J))
-    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "B")
-
-    def loss():
-        return -float(np.sum(aevb.core.sgvb.lower_bound(enc, dec, x, eps, "B")))
-    _grad_check("estimator_b", aevb, enc, dec, loss, res, factors=SIGN)
+    _against_your_bound("estimator_b", aevb, "B", seed=27)
 
 
 ### BEGIN HIDDEN TESTS
@@ -168,13 +173,7 @@ def gradients_b_match_finite_differences(aevb):
 @check("estimator_a")
 def gradients_a_match_finite_differences_of_your_bound(aevb):
     """The gradients ``sgvb`` returns for estimator A are those of minus its ``lower_bound``."""
-    enc, dec, x, rng = _model(aevb, seed=28)
-    eps = rng.standard_normal((L, M, J))
-    res = aevb.core.sgvb.sgvb(enc, dec, x, eps, "A")
-
-    def loss():
-        return -float(np.sum(aevb.core.sgvb.lower_bound(enc, dec, x, eps, "A")))
-    _grad_check("estimator_a", aevb, enc, dec, loss, res, factors=SIGN)
+    _against_your_bound("estimator_a", aevb, "A", seed=28)
 
 
 ### BEGIN HIDDEN TESTS
