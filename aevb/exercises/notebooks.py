@@ -22,7 +22,6 @@ siblings, so it can be loaded beside a student's copy of ``aevb``.
 """
 import ast
 import json
-import re
 from pathlib import Path
 
 from .generate import BEGIN, END, PACKAGE, all_regions
