@@ -90,6 +90,10 @@ def cmd_make(args):
     print(f"wrote {args.dir}/aevb with {n} solution regions replaced by stubs "
           f"({len(EXERCISES)} exercises) and {shown} of the {everything} checks (the visible "
           f"ones); check with: aevb exercises check {args.dir}")
+    books = sorted((Path(args.dir) / "notebooks").glob("*.ipynb"))
+    print(f"wrote {len(books)} notebooks to {Path(args.dir) / 'notebooks'} (without outputs; they "
+          f"run on the handout's aevb)" if books else
+          "wrote no notebooks: this aevb is installed without the repository's notebooks/")
     if args.hidden_checks:
         print(f"wrote all {everything} checks to {args.hidden_checks}; grade with: "
               f"aevb exercises grade SUBMISSIONS_DIR --checks {args.hidden_checks} --out OUT")

@@ -89,6 +89,10 @@ From this folder:
     python -m aevb exercises list             # what each exercise covers
     python -m pytest test_exercises.py        # the same checks through pytest, if installed
 
+`notebooks/` holds the course's notebooks 01-10, without their outputs: run
+them in Jupyter (started in this folder or in `notebooks/`) and they use your
+code; a cell that prints a function you write prints yours.
+
 The checks in `aevb/exercises/` are the visible part of your instructor's
 checks: they say what is checked (gradients against finite differences, the
 shapes, the properties every answer must have), not the formula. Your
@@ -250,7 +254,11 @@ def all_regions(package=PACKAGE):
 
 
 def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None):
-    """Write the student version into ``dest``: ``dest/aevb/``, a test file and a README.
+    """Write the student version into ``dest``: ``dest/aevb/``, a test file, a README and the notebooks.
+
+    ``dest/notebooks/`` holds notebooks 01-10 without outputs, run on the
+    handout's own ``aevb`` (:func:`~aevb.exercises.notebooks.handout_notebooks`;
+    none when the package is installed without the repository's notebooks).
 
     The handout's ``aevb/exercises/`` holds the visible checks only (the
     hidden tests left out, see :func:`visible_source`). With ``hidden_checks``
@@ -291,6 +299,8 @@ def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None):
     table = "\n".join(f"{e.number:3d}. {e.name:20s} {e.title} ({e.paper}); in {e.where}"
                       for e in EXERCISES)
     (dest / "README.md").write_text(STUDENT_README.format(n=len(EXERCISES), table=table))
+    from .notebooks import handout_notebooks          # it imports this module
+    handout_notebooks(dest, package, regions)
     if hidden_checks is not None:
         shutil.copytree(checks, hidden_checks, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

@@ -188,7 +188,7 @@ def appendix_d(enc, dec, x, n_samples=1000, rng=None, *, n_chains=N_CHAINS, n_le
     2. A density q(z) is fitted to the first half of every chain: ``kde``
        (Gaussian kernels, Scott's bandwidth, as in the authors' code; the
        default) or ``gaussian`` (full covariance). Measured with exact
-       posterior draws (:data:`DENSITY`), the Gaussian fit reads log p(x) too
+       posterior draws (``DENSITY``), the Gaussian fit reads log p(x) too
        high wherever the posterior is not Gaussian (0.2 nats on a banana
        shape at 1,000 samples, and more samples do not remove it); the KDE's
        error shrinks with the samples, at O(n^2) cost (30 ms a datapoint at

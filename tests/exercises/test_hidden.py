@@ -83,7 +83,8 @@ def test_the_check_modules_mark_hidden_tests():
 # ---------------------------------------------------------------------- the handout
 def test_the_handout_carries_the_visible_checks_only(handout):
     """Catches a hidden test's line (an expected formula, a mistaken value, a hint) reaching the
-    handout, and an exercise left with no visible check (its students could check nothing)."""
+    handout, an exercise left with no visible check (its students could check nothing), and a
+    handout without its notebooks 01-10."""
     root, hidden = handout
     assert G.hidden_lines(root) == []
     for p in G.check_files():
@@ -98,6 +99,8 @@ def test_the_handout_carries_the_visible_checks_only(handout):
     assert all_ids == {c.id for c in E.CHECKS}
     for e in E.EXERCISES:
         assert any(c.exercise.number == e.number for c in visible.registry.CHECKS), e.name
+    books = sorted(p.name for p in (root / "notebooks").glob("*.ipynb"))
+    assert len(books) == 10 and books[0].startswith("01_") and books[-1].startswith("10_"), books
 
 
 def test_the_visible_checks_pass_the_reference_and_fail_the_stubs(handout, reference_copy):
