@@ -17,7 +17,7 @@
 #
 # The bound $\mathcal L$ sits below $\log p_\theta(x)$ by the KL of notebook 1, so comparing methods by their bounds compares their encoders as much as their models. Figure 3 compares AEVB, wake-sleep and Monte Carlo EM by $\log p_\theta(x)$ itself, estimated with the **Appendix D** estimator, on a model small enough for it ($N_z = 3$, 100 hidden units). The modern cross-check is **importance sampling** with the encoder as proposal. This notebook derives both, shows their code, and compares them with the bound on one trained model.
 #
-# **Budgets, far from the paper's.** Figure 3 trains for about $6 \times 10^7$ samples and evaluates 1,000 training and 1,000 test points. The full mode here trains for $10^6$ samples and evaluates 1,000 test points (minutes on one core); `AEVB_QUICK=1` trains for $5 \times 10^4$ samples and evaluates 20 test points. Our settings for Appendix D (1,000 HMC samples in 4 chains in the full mode, 100 in the quick mode, a Gaussian fit) run alongside the paper's own (50 samples, 4 leapfrog steps, a kernel density estimate).
+# **Budgets, far from the paper's.** Figure 3 trains for about $6 \times 10^7$ samples and evaluates 1,000 training and 1,000 test points. The full mode here trains for $10^6$ samples and evaluates 1,000 test points (minutes on one core); `AEVB_QUICK=1` trains for $5 \times 10^4$ samples and evaluates 20 test points. Our settings for Appendix D (1,000 HMC samples in 4 chains in the full mode, 100 in the quick mode) run alongside the paper's own (50 samples in one chain, 4 leapfrog steps); both fit a kernel density estimate, the density chosen by measurement (`benchmarks/appendix_d_density.py`: a Gaussian fit reads $\log p(x)$ too high where the posterior is not Gaussian).
 
 # %%
 import inspect

@@ -143,7 +143,7 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# The measure Figure 3 uses for all three: $\log p(x)$ by the Appendix D estimator (HMC posterior samples, a Gaussian fitted to half of each chain). AEVB and wake-sleep start their chains from their encoders ([`aevb.inference.likelihood.appendix_d`](../aevb/inference/likelihood.py)); MCEM starts one chain per digit from its persistent chain and the others from the prior ([`aevb.baselines.mcem.log_likelihood`](../aevb/baselines/mcem.py)).
+# The measure Figure 3 uses for all three: $\log p(x)$ by the Appendix D estimator (HMC posterior samples, a kernel density estimate fitted to half of each chain). AEVB and wake-sleep start their chains from their encoders ([`aevb.inference.likelihood.appendix_d`](../aevb/inference/likelihood.py)); MCEM starts one chain per digit from its persistent chain and the others from the prior ([`aevb.baselines.mcem.log_likelihood`](../aevb/baselines/mcem.py)).
 
 # %%
 hmc = dict(n_samples=100 if QUICK else 1000, burn_in=100 if QUICK else 300)
