@@ -31,7 +31,8 @@ BLAS. If the environment sets OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE (some
 machines here do, for older OpenBLAS builds; they force slower kernels on a
 current NumPy), aevb-serial and the floor also run as ``-native`` kinds with
 both unset in that child process alone, and the summary takes those (the
-best kernels) and names the shipped figure beside them. Tests and CI never
+best kernels) and names the shipped figure beside them, after comparing aevb's
+gradients of one step on the same draws under both kernels. Tests and CI never
 change those variables.
 
 The model is the paper's MNIST one: 784-500-20 encoder and 20-500-784
@@ -203,8 +204,17 @@ def worker_jax_check(a):
     return 0.0, 0, res
 
 
+def worker_grads(a):
+    """aevb's gradients of one step on fixed draws (bench_jax.aevb_reference), saved to --out."""
+    import bench_jax
+    ref = bench_jax.aevb_reference(a.dtype, data_dir=a.data_dir)[-1]
+    np.savez(a.out, *(ref.denc.arrays() + ref.ddec.arrays()))
+    return 0.0, 0
+
+
 WORKERS = {"aevb": worker_aevb, "aevb-serial": worker_aevb, "floor": worker_floor, "torch-default": worker_torch,
            "torch-fused": worker_torch, "jax-jit": worker_jax, "jax-check": worker_jax_check,
+           "grads": worker_grads,
            "adagrad": worker_adagrad, "score": worker_score, "is": worker_is}
 
 
@@ -236,7 +246,7 @@ def kernel_vars_set():
 
 
 def run_worker(kind, dtype="float32", threads=1, n=N_TRAIN, hidden=500, latent=20, steps=0,
-               data_dir=None, pin=False):
+               data_dir=None, pin=False, out=None):
     """Run ``kind`` in a fresh process; ``pin`` restricts it to core 0 (os.sched_setaffinity).
 
     A kind ending in ``-native`` runs the same worker with OPENBLAS_CORETYPE and
@@ -254,6 +264,7 @@ def run_worker(kind, dtype="float32", threads=1, n=N_TRAIN, hidden=500, latent=2
     cmd = [sys.executable, __file__, "--worker", base, "--dtype", dtype, "--threads",
            str(threads), "--n", str(n), "--hidden", str(hidden), "--latent", str(latent),
            "--steps", str(steps)] + (["--data-dir", data_dir] if data_dir else [])
+    cmd += ["--out", out] if out else []
     load = os.getloadavg()[0]
     pin_core = (lambda: os.sched_setaffinity(0, {0})) if pin else None
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, preexec_fn=pin_core)
@@ -419,6 +430,8 @@ def main():
                   f"{r['grad_max_abs_diff']:.2g} (in {r['worst']}; largest entry "
                   f"{r['grad_max_abs']:.3g}), bound max |diff| {r['bound_max_abs_diff']:.2g} nats, "
                   f"two Adagrad steps max |diff| {r['param_max_abs_diff']:.2g}")
+    if kernel_vars_set():
+        results["kernel_check"] = compare_kernels(a.data_dir)
     summary = []
     for threads in thread_counts:
         kinds = kinds_for(threads)
@@ -455,6 +468,25 @@ def main():
     for s in summary:
         if s["threads"] == 1:
             print(summary_line(s))
+
+
+def compare_kernels(data_dir):
+    """Max |difference| of aevb's gradients of one step (same draws) between the shipped
+    OpenBLAS kernel and the native one: a test-free check that the override changes no result
+    beyond rounding."""
+    import tempfile
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for dtype in ("float32", "float64"):
+            files = [os.path.join(tmp, f"{dtype}{kind}.npz") for kind in ("", NATIVE)]
+            for kind, f in zip(("grads", "grads" + NATIVE), files):
+                run_worker(kind, dtype, data_dir=data_dir, out=f)
+            shipped, native = (np.load(f) for f in files)
+            out[dtype] = max(float(np.max(np.abs(shipped[k] - native[k]))) for k in shipped.files)
+            scale = max(float(np.max(np.abs(shipped[k]))) for k in shipped.files)
+            print(f"aevb's gradients, shipped vs native OpenBLAS kernels, {dtype}, same draws: "
+                  f"max |diff| {out[dtype]:.2g} (largest entry {scale:.3g})")
+    return out
 
 
 def print_contenders(s, rows, kinds):

@@ -151,6 +151,19 @@ def worker(a):
                             "final_mean_bound": float(np.mean(bound))}
 
 
+def aevb_reference(dtype, std=0.1, seed=0, data_dir=None):
+    """aevb's step on fixed draws: ``(enc, dec, x, eps, sgvb result)``, parameters drawn with
+    ``std``, the first M training images binarized by ``default_rng(seed)``, then eps (1, M, J)."""
+    from aevb.core.sgvb import sgvb
+    from aevb.io import datasets as Dsets
+    dt = np.dtype(dtype)
+    rng = np.random.default_rng(seed)
+    x = Dsets.binarize(Dsets.mnist("train_full", data_dir).batch(np.arange(M), dt), rng)
+    eps = rng.standard_normal((1, M, J), dtype=dt)
+    enc, dec = initial_params(dt, std=std)
+    return enc, dec, x, eps, sgvb(enc, dec, x, eps, "B", n_data=N_TRAIN)
+
+
 def check_gradients(dtype, std=0.1, seed=0, data_dir=None):
     """Max |JAX gradient - aevb gradient| over all parameters, fed the same x and eps.
 
@@ -162,14 +175,7 @@ def check_gradients(dtype, std=0.1, seed=0, data_dir=None):
     """
     jax = configure(dtype, 1)
     import jax.numpy as jnp
-    from aevb.core.sgvb import sgvb
-    from aevb.io import datasets as Dsets
-    dt = np.dtype(dtype)
-    rng = np.random.default_rng(seed)
-    x = Dsets.binarize(Dsets.mnist("train_full", data_dir).batch(np.arange(M), dt), rng)
-    eps = rng.standard_normal((1, M, J), dtype=dt)
-    enc, dec = initial_params(dt, std=std)
-    ref = sgvb(enc, dec, x, eps, "B", n_data=N_TRAIN)
+    enc, dec, x, eps, ref = aevb_reference(dtype, std, seed, data_dir)
     params = [jnp.asarray(p) for p in enc.arrays() + dec.arrays()]
     (_, bound), grads = jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnums=3)(
         params, jnp.asarray(x), jnp.asarray(eps[0]), N_TRAIN)
