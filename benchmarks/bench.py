@@ -305,6 +305,11 @@ def machine():
         info["torch"] = torch.__version__
     except ImportError:
         info["torch"] = None
+    spec = importlib.util.find_spec("jax")          # its version without importing it
+    info["jax"] = None
+    if spec is not None:
+        from importlib.metadata import version
+        info["jax"] = version("jax")
     return info
 
 
