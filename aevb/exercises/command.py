@@ -84,7 +84,8 @@ def report(summary, stream=sys.stdout):
 
 
 def cmd_make(args):
-    n = make(args.dir, overwrite=args.overwrite, hidden_checks=args.hidden_checks)
+    n = make(args.dir, overwrite=args.overwrite, hidden_checks=args.hidden_checks,
+             notebooks=args.notebooks)
     shown, everything = (len(load_checks(Path(args.dir) / "aevb" / "exercises").registry.CHECKS),
                          len(load_checks().registry.CHECKS))
     print(f"wrote {args.dir}/aevb with {n} solution regions replaced by stubs "
@@ -93,7 +94,8 @@ def cmd_make(args):
     books = sorted((Path(args.dir) / "notebooks").glob("*.ipynb"))
     print(f"wrote {len(books)} notebooks to {Path(args.dir) / 'notebooks'} (without outputs; they "
           f"run on the handout's aevb)" if books else
-          "wrote no notebooks: this aevb is installed without the repository's notebooks/")
+          "wrote no notebooks: this aevb is installed without the repository's notebooks/; "
+          "pass --notebooks CLONE/notebooks to include them")
     if args.hidden_checks:
         print(f"wrote all {everything} checks to {args.hidden_checks}; grade with: "
               f"aevb exercises grade SUBMISSIONS_DIR --checks {args.hidden_checks} --out OUT")
@@ -159,6 +161,9 @@ def add_parser(subparsers):
     m = sub.add_parser("make", help="write a student version of the package into DIR")
     m.add_argument("dir", metavar="DIR")
     m.add_argument("--overwrite", action="store_true", help="replace DIR/aevb if it exists")
+    m.add_argument("--notebooks", metavar="NOTEBOOKS_DIR",
+                   help="the repository's notebooks/ folder to hand out (default: the one beside "
+                        "this aevb, when it runs from a clone)")
     m.add_argument("--hidden-checks", metavar="CHECKS_DIR",
                    help="also write the whole set of checks (the hidden ones too) into this new "
                         "or empty folder, outside DIR, for check/grade --checks")

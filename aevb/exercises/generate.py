@@ -253,12 +253,13 @@ def all_regions(package=PACKAGE):
     return regions
 
 
-def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None):
+def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None, notebooks=None):
     """Write the student version into ``dest``: ``dest/aevb/``, a test file, a README and the notebooks.
 
     ``dest/notebooks/`` holds notebooks 01-10 without outputs, run on the
-    handout's own ``aevb`` (:func:`~aevb.exercises.notebooks.handout_notebooks`;
-    none when the package is installed without the repository's notebooks).
+    handout's own ``aevb`` (:func:`~aevb.exercises.notebooks.handout_notebooks`),
+    taken from ``notebooks`` (default: the repository's ``notebooks/`` beside
+    ``package``; none when the package is installed without them).
 
     The handout's ``aevb/exercises/`` holds the visible checks only (the
     hidden tests left out, see :func:`visible_source`). With ``hidden_checks``
@@ -284,6 +285,9 @@ def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None):
             raise ValueError(f"{hidden_checks} is inside the reference package {src}; "
                              f"choose a folder outside it")
         _empty_or_new(hidden_checks, "the hidden checks")
+    from .notebooks import check_source, handout_notebooks      # they import this module
+    if notebooks is not None:
+        check_source(notebooks)
     regions = all_regions(package)
     checks = Path(package) / "exercises"
     visible = {p.name: visible_source(p.read_text(), p) for p in check_files(checks)}
@@ -299,8 +303,7 @@ def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None):
     table = "\n".join(f"{e.number:3d}. {e.name:20s} {e.title} ({e.paper}); in {e.where}"
                       for e in EXERCISES)
     (dest / "README.md").write_text(STUDENT_README.format(n=len(EXERCISES), table=table))
-    from .notebooks import handout_notebooks          # it imports this module
-    handout_notebooks(dest, package, regions)
+    handout_notebooks(dest, package, regions, source=notebooks)
     if hidden_checks is not None:
         shutil.copytree(checks, hidden_checks, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))

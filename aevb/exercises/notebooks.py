@@ -285,21 +285,31 @@ def handout_notebook(nb, functions, reexports, package=PACKAGE):
     return {**nb, "metadata": metadata, "cells": out}, shown_all
 
 
-def handout_notebooks(dest, package=PACKAGE, regions=None):
+def check_source(source):
+    """``source`` as a Path if it holds notebooks ``NN_*.ipynb``; ValueError (one sentence) if not."""
+    source = Path(source)
+    if not source.is_dir() or not sorted(source.glob("[0-9][0-9]_*.ipynb")):
+        raise ValueError(f"{source} holds no notebooks (01_the_bound.ipynb ...): give the "
+                         f"notebooks/ folder of a clone of the aevb repository")
+    return source
+
+
+def handout_notebooks(dest, package=PACKAGE, regions=None, source=None):
     """Write the handout's notebooks into ``dest/notebooks/``; return a one-line note for the user.
 
     ``package`` is the reference ``aevb/`` folder that the handout is made from, ``regions``
-    its solution regions (:func:`~aevb.exercises.generate.all_regions` of it when None). The
-    notebooks are the repository's (``notebooks/`` beside ``package``, see
-    :func:`notebooks_folder`); without them (aevb installed from a wheel) nothing is written
-    and the note says so. Notebooks of the same names in ``dest/notebooks/`` are replaced.
-    Raises ValueError, before writing anything, if a copy would still hold a solution line.
+    its solution regions (:func:`~aevb.exercises.generate.all_regions` of it when None).
+    ``source`` is the folder of the repository's notebooks; by default ``notebooks/`` beside
+    ``package`` (see :func:`notebooks_folder`), which an installed aevb does not have: then
+    nothing is written and the note says so. Notebooks of the same names in
+    ``dest/notebooks/`` are replaced. Raises ValueError, before writing anything, if
+    ``source`` holds no notebooks or a copy would still hold a solution line.
     """
-    source = notebooks_folder(package)
+    source = notebooks_folder(package) if source is None else check_source(source)
     if source is None:
-        return (f"notebooks: none written (no repository notebooks/ beside {Path(package).resolve()}; "
-                f"an installed aevb does not ship them): make the handout from a clone of the "
-                f"repository to include them")
+        return (f"notebooks: none written (no repository notebooks/ beside "
+                f"{Path(package).resolve()}; an installed aevb does not ship them): pass "
+                f"--notebooks CLONE/notebooks, the notebooks/ folder of a clone of the repository")
     regions = all_regions(package) if regions is None else regions
     functions = region_functions(regions, package)
     reexports = _reexports(package)

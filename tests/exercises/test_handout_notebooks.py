@@ -62,8 +62,8 @@ def regions():
 def handout(tmp_path_factory, regions):
     """A fresh handout (package, README, tests) with its notebooks."""
     dest = tmp_path_factory.mktemp("handout")
-    generate.make(dest)
-    note = hn.handout_notebooks(dest, generate.PACKAGE, regions)
+    generate.make(dest, notebooks=NOTEBOOK_DIR)
+    note = hn.handout_notebooks(dest, generate.PACKAGE, regions, source=NOTEBOOK_DIR)
     return dest, note
 
 
@@ -275,8 +275,7 @@ def test_a_handout_notebook_prints_the_students_code(tmp_path, regions, monkeypa
     needs no data and no training: a few seconds, kernel start included.)"""
     nbclient = pytest.importorskip("nbclient")
     nbformat = pytest.importorskip("nbformat")
-    generate.make(tmp_path)
-    hn.handout_notebooks(tmp_path, generate.PACKAGE, regions)
+    generate.make(tmp_path, notebooks=NOTEBOOK_DIR)
     _fill_with_marked_reference(tmp_path, regions)
     for name in ("AEVB_QUICK", "MPLBACKEND", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         monkeypatch.setenv(name, {"AEVB_QUICK": "1", "MPLBACKEND": "Agg"}.get(name, "1"))

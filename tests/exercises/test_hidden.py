@@ -23,6 +23,7 @@ from aevb.cli import main
 from aevb.exercises import generate as G
 from aevb.exercises.grading import load_checks
 
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"   # installed, aevb has none
 SQRT_LINE = "        np.sqrt(G, out=tmp)\n"
 
 
@@ -35,7 +36,7 @@ def _aevb(*args, cwd=None, timeout=600):
 def handout(tmp_path_factory):
     """A handout and the hidden checks, as ``make --hidden-checks`` writes them."""
     root = tmp_path_factory.mktemp("hidden")
-    E.make(root / "handout", hidden_checks=root / "checks")
+    E.make(root / "handout", hidden_checks=root / "checks", notebooks=NOTEBOOKS)
     return root / "handout", root / "checks"
 
 
@@ -165,7 +166,8 @@ def test_grade_uses_the_points_of_the_checks_given(handout, tmp_path, reference_
 def test_bad_checks_folders_get_one_sentence_and_exit_2(handout, tmp_path, capsys):
     """Catches a --checks folder that is missing, is not a set of checks, or does not import
     giving a traceback, and `make --hidden-checks` inside the handout (it would hand the
-    hidden checks out) or into a non-empty folder writing anything."""
+    hidden checks out) or into a non-empty folder, or `make --notebooks` at a folder without
+    notebooks, writing anything."""
     root, hidden = handout
     broken = tmp_path / "broken"
     shutil.copytree(hidden, broken)
@@ -188,9 +190,12 @@ def test_bad_checks_folders_get_one_sentence_and_exit_2(handout, tmp_path, capsy
     full = tmp_path / "full"
     full.mkdir()
     (full / "keep.txt").write_text("keep me")
-    for dest, checks, says in ((tmp_path / "h1", tmp_path / "h1" / "checks", "inside the handout"),
-                               (tmp_path / "h2", full, "exists and is not empty")):
-        assert main(["exercises", "make", str(dest), "--hidden-checks", str(checks)]) == 2
+    for dest, flags, says in ((tmp_path / "h1", ["--hidden-checks", str(tmp_path / "h1" / "c")],
+                               "inside the handout"),
+                              (tmp_path / "h2", ["--hidden-checks", str(full)],
+                               "exists and is not empty"),
+                              (tmp_path / "h3", ["--notebooks", str(plain)], "holds no notebooks")):
+        assert main(["exercises", "make", str(dest), *flags]) == 2
         err = capsys.readouterr().err.strip()
         assert says in err and "\n" not in err, err
         assert not dest.exists()

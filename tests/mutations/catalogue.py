@@ -760,7 +760,7 @@ MUTATIONS = [
              tests=('exercises/test_hidden.py::test_grade_uses_the_points_of_the_checks_given',),
              why="grade --checks DIR scored with the installed registry's points, not DIR's"),
     Mutation('handout_without_notebooks', 'exercises/generate.py',
-             edits=(('    handout_notebooks(dest, package, regions)\n', ''),),
+             edits=(('    handout_notebooks(dest, package, regions, source=notebooks)\n', ''),),
              tests=('exercises/test_hidden.py::test_the_handout_carries_the_visible_checks_only',),
              why='make wrote the package but not the notebooks that run on it'),
 ]
