@@ -9,6 +9,7 @@ everything it selects; ``grade`` one per exercise with its own time limit
 (:mod:`.grading`).
 :func:`load_package` imports a copy of the package in-process, for tests.
 """
+import argparse
 import importlib.util
 import itertools
 import json
@@ -17,8 +18,8 @@ import sys
 from pathlib import Path
 
 from .generate import PACKAGE, make, solutions_elsewhere
-from .grading import (DEFAULT_TIMEOUT, ChildTimeout, GradeInputError, blame, fmt, grade,
-                      load_checks, run_child, summarize)
+from .grading import (DEFAULT_TIMEOUT, ChildTimeout, GradeInputError, blame, check_timeout, fmt,
+                      grade, load_checks, run_child, summarize)
 from .registry import EXERCISES
 
 _counter = itertools.count()
@@ -50,6 +51,7 @@ def check_folder(root, names=None, timeout=600.0, checks=None):
     root = Path(root).resolve()
     if not (root / "aevb" / "__init__.py").is_file():
         raise ValueError(f"{root} has no aevb/ package: make one with `aevb exercises make {root}`")
+    timeout = check_timeout(timeout)
     checks = load_checks(checks)
     if not checks.registry.select(names):
         raise ValueError(f"no check matches {names}; exercises: "
@@ -153,6 +155,14 @@ def cmd_list(args):
     return 0
 
 
+def _seconds(text):
+    """argparse type of ``--timeout``: a positive number of seconds."""
+    try:
+        return check_timeout(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive number of seconds") from None
+
+
 def add_parser(subparsers):
     """Add ``aevb exercises {make,check,grade,list}`` (the cli module's EXTENSIONS hook)."""
     p = subparsers.add_parser("exercises", help="course exercises: make a student version, "
@@ -174,7 +184,7 @@ def add_parser(subparsers):
     c.add_argument("-k", action="append", metavar="NAME",
                    help="only this exercise (name, number, or part of a check's name); repeatable")
     c.add_argument("--json", metavar="FILE", help="also write the results as JSON")
-    c.add_argument("--timeout", type=float, default=600.0, help="seconds (default 600)")
+    c.add_argument("--timeout", type=_seconds, default=600.0, help="seconds (default 600)")
     c.add_argument("--reference", action="store_true",
                    help="check the installed reference package instead of DIR")
     c.add_argument("--checks", metavar="CHECKS_DIR",
@@ -187,7 +197,7 @@ def add_parser(subparsers):
                    help="folder holding one sub-folder per submission (each a filled-in handout)")
     g.add_argument("--out", required=True, metavar="OUT",
                    help="new or empty folder for grades.csv, feedback/NAME.md and NAME/results.json")
-    g.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    g.add_argument("--timeout", type=_seconds, default=DEFAULT_TIMEOUT,
                    help=f"seconds per exercise of a submission (default {DEFAULT_TIMEOUT:g})")
     g.add_argument("--checks", metavar="CHECKS_DIR",
                    help="grade with the checks in this folder (from make --hidden-checks) "

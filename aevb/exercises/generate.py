@@ -219,7 +219,9 @@ def hidden_lines(student_dir, where=CHECKS_DIR):
 
 def _empty_or_new(folder, what):
     folder = Path(folder)
-    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder} is a file: give a new or empty folder for {what}")
+    if folder.exists() and any(folder.iterdir()):
         raise ValueError(f"{folder} exists and is not empty: give a new or empty folder "
                          f"for {what}")
 
@@ -274,6 +276,9 @@ def make(dest, package=PACKAGE, overwrite=False, hidden_checks=None, notebooks=N
     if tgt == src or src in tgt.parents or tgt in src.parents:
         raise ValueError(f"{dest} would write over the reference package in {src}; "
                          f"choose a folder outside it")
+    if dest.exists() and not dest.is_dir():
+        raise ValueError(f"{dest} is a file: give a new folder (or one holding a handout) for "
+                         f"the handout")
     if target.exists() and not overwrite:
         raise ValueError(f"{target} exists; pass --overwrite to replace it")
     if hidden_checks is not None:

@@ -103,6 +103,17 @@ def load_checks(where=None):
     return _loaded[folder]
 
 
+def check_timeout(timeout):
+    """``timeout`` as a float if it is a positive, finite number of seconds; ValueError if not."""
+    try:
+        t = float(timeout)
+    except (TypeError, ValueError):
+        t = float("nan")
+    if isinstance(timeout, bool) or not (0 < t < float("inf")):
+        raise ValueError(f"the time limit must be a positive number of seconds, got {timeout!r}")
+    return t
+
+
 def _kill_group(proc):
     """Kill the child's process group (what the student's code started too)."""
     try:
@@ -378,6 +389,7 @@ def grade(folder, out, timeout=DEFAULT_TIMEOUT, progress=None, checks=None):
     """
     subs = submissions(folder, out)
     try:
+        timeout = check_timeout(timeout)
         checks = load_checks(checks)
         for c in checks.registry.CHECKS:
             checks.registry.check_points(c)     # points that do not add up: say so first

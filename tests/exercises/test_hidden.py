@@ -200,3 +200,34 @@ def test_bad_checks_folders_get_one_sentence_and_exit_2(handout, tmp_path, capsy
         assert says in err and "\n" not in err, err
         assert not dest.exists()
     assert [p.name for p in full.iterdir()] == ["keep.txt"]
+
+
+def test_bad_time_limits_and_file_paths_get_one_sentence_and_exit_2(handout, tmp_path):
+    """Catches a time limit of 0, -1 or nan being accepted (`grade --timeout 0` graded every
+    exercise as a timeout and wrote the grades, exit 0) and `make` into a file path being told
+    to free some disk space; in Python, check_folder and grade refuse such limits too."""
+    root, _ = handout
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    subs = tmp_path / "class"
+    shutil.copytree(root, subs / "alice")
+    for argv, says in (
+            (["exercises", "check", str(root), "--timeout", "-1"], "positive number of seconds"),
+            (["exercises", "check", str(root), "--timeout", "nan"], "positive number of seconds"),
+            (["exercises", "grade", str(subs), "--out", str(tmp_path / "g"), "--timeout", "0"],
+             "positive number of seconds"),
+            (["exercises", "make", str(a_file)], "is a file"),
+            (["exercises", "make", str(tmp_path / "h"), "--hidden-checks", str(a_file)],
+             "is a file")):
+        res = _aevb(*argv)
+        err = res.stderr.strip()
+        assert res.returncode == 2, (argv, res.stdout, err)
+        assert says in err and "\n" not in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "g").exists() and not (tmp_path / "h").exists()
+    assert a_file.read_text() == "keep me"
+    for bad in (0, -1.0, float("nan"), float("inf"), True, "soon"):
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            E.check_folder(root, timeout=bad)
+        with pytest.raises(ValueError, match="positive number of seconds"):
+            E.grade(subs, tmp_path / "g", timeout=bad)
+    assert not (tmp_path / "g").exists()

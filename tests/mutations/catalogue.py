@@ -763,5 +763,14 @@ MUTATIONS = [
              edits=(('    handout_notebooks(dest, package, regions, source=notebooks)\n', ''),),
              tests=('exercises/test_hidden.py::test_the_handout_carries_the_visible_checks_only',),
              why='make wrote the package but not the notebooks that run on it'),
+    Mutation('grade_accepts_a_time_limit_of_zero', 'exercises/grading.py',
+             edits=(('    if isinstance(timeout, bool) or not (0 < t < float("inf")):\n',
+                     '    if False:\n'),),
+             tests=('exercises/test_hidden.py::test_bad_time_limits_and_file_paths_get_one_sentence_and_exit_2',),
+             why='grade --timeout 0 graded every exercise as a timeout, wrote the grades and exited 0'),
+    Mutation('make_into_a_file_blames_the_disk', 'exercises/generate.py',
+             edits=(('    if dest.exists() and not dest.is_dir():\n', '    if False:\n'),),
+             tests=('exercises/test_hidden.py::test_bad_time_limits_and_file_paths_get_one_sentence_and_exit_2',),
+             why='make into a file path said "free some space"'),
 ]
 NAMES = [m.name for m in MUTATIONS]
