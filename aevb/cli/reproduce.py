@@ -33,6 +33,11 @@ def add_parser(subparsers):
     r.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="a Dask scheduler (tcp://host:8786) instead of local processes "
                    "(then --jobs is not used: each worker thread trains one run)")
+    r.add_argument("--step-size", choices=("rule", "fixed"), default=None,
+                   help="rule: choose each run's Adagrad step size from 0.01, 0.02, 0.1 by its "
+                   "training bound at 5e5 samples, as the paper did (Section 5); fixed: the "
+                   "dataset's default (0.01 MNIST, 0.02 Frey Face). Default: the sweep "
+                   "folder's own, rule for a new one")
     r.add_argument("--data-dir", default=None)
     r.add_argument("--offline", action="store_true", help="never download")
     r.add_argument("--no-progress", action="store_true")
@@ -53,4 +58,4 @@ def cmd_reproduce(args):
                  data_dir=args.data_dir, download=False if args.offline else None,
                  progress=not args.no_progress, budget=args.budget, datasets=args.datasets,
                  n_latent=args.n_latent, methods=args.methods, n_hidden=args.n_hidden,
-                 dtype=args.dtype, train=not args.draw_only, **every)
+                 dtype=args.dtype, train=not args.draw_only, step_size=args.step_size, **every)

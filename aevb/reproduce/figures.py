@@ -271,4 +271,8 @@ def draw(out, figures, manifest):
         if ready:
             sub = {"runs": {e["folder"]: e for e in ready}}
             paths.append(draw_one[fig](out, sub, out / f"{fig}.png"))
+    if manifest.get("step_sizes"):
+        from .stepsize import table as step_size_table
+        (out / "step-sizes.md").write_text(step_size_table(manifest["step_sizes"]))
+        paths.append(out / "step-sizes.md")
     return paths + write_table(out, manifest)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from .. import methods as all_methods
 from .. import runs
-from ..defaults import N_HIDDEN
+from ..defaults import LR, N_HIDDEN
 from ..io.datafiles import DATASETS
 
 FIGURES = ("figure2", "figure3", "figure4", "figure5")
@@ -37,11 +37,18 @@ class RunSpec:
     figures: tuple = ()
     stages: tuple = ()             # sample counts with an Appendix D estimate (Figure 3)
     extra: dict = field(default_factory=dict)   # more make_config settings (dtype, ...)
+    lr: float = None               # Adagrad's step size; None: the dataset's default
+
+    @property
+    def default_lr(self):
+        return LR["bernoulli" if self.dataset == "mnist" else "gaussian"]
 
     @property
     def name(self):
+        """The run folder's name; a step size other than the dataset's default is part of it."""
         n = f"-n{self.n_train}" if self.n_train else ""
-        return f"{self.dataset}-{self.method}-nz{self.n_latent}-h{self.n_hidden}{n}"
+        lr = f"-lr{self.lr:g}" if self.lr is not None and self.lr != self.default_lr else ""
+        return f"{self.dataset}-{self.method}-nz{self.n_latent}-h{self.n_hidden}{n}{lr}"
 
     def work(self, done=0):
         """A rough cost of training from ``done`` samples to the budget, for ordering only.
@@ -60,6 +67,8 @@ class RunSpec:
             kw["method"] = self.method
         if self.n_train is not None:
             kw["n_train"] = self.n_train
+        if self.lr is not None:
+            kw["lr"] = self.lr
         return runs.make_config(self.dataset, **kw)
 
 

@@ -26,12 +26,13 @@ import os
 import signal
 import threading
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from .. import runs
 from ..io import checkpoint as ckpt
 from ..version import __version__
+from . import stepsize
 from .engines import Progress, connect, run_dask, run_local, seen, state
 from .spec import plan
 
@@ -125,11 +126,77 @@ def _sweep_lock(out, train, client):
             client.close()
 
 
+def step_size_mode(given, manifest, out):
+    """The sweep's step-size mode: ``given``, else the one its manifest records, else ``rule``.
+
+    A sweep folder keeps one mode: its curves are compared with each other and with the
+    paper, so a second call with the other mode is refused.
+    """
+    recorded = manifest.get("sweep", {}).get("step_size") if manifest["runs"] else None
+    if given is not None and given not in stepsize.MODES:
+        raise ValueError(f"unknown step-size mode {given!r}: choose from "
+                         f"{', '.join(stepsize.MODES)}")
+    if given is not None and recorded is not None and given != recorded:
+        raise ValueError(f"{out} is a sweep with --step-size {recorded}; give the same, or "
+                         f"another --out for --step-size {given}")
+    return given or recorded or ("fixed" if manifest["runs"] else "rule")
+
+
+def _check_not_at_risk(todo, out):
+    """Refuse, before anything is written, to train a run folder whose log cannot be extended."""
+    for s in todo:
+        folder = out / "runs" / s.name
+        if (folder / "config.json").is_file():
+            try:
+                runs.check_resumable(folder)
+            except runs.ResultsAtRisk as e:
+                raise runs.ResultsAtRisk(
+                    f"{e}. This sweep would do so for {s.name}: give it another --out (a "
+                    f"run folder without its checkpoint, as the committed results/ are, "
+                    f"cannot be extended)") from None
+
+
+def _choose_step_sizes(specs, out, manifest):
+    """The rule's choice for each spec (:mod:`.stepsize`): the specs with their chosen step size
+    (those still waiting for a candidate are left out) and the evidence, by run name."""
+    chosen, evidence = [], {}
+    for s in specs:
+        e = stepsize.choose(s, out)
+        evidence[s.name] = e
+        if e["chosen"] is not None:
+            chosen.append(replace(s, lr=e["chosen"]))
+    for s, e in zip(specs, evidence.values()):      # the candidates that lost are not curves
+        for folder in e["folders"].values():
+            name = folder.split("/", 1)[1]
+            if e["chosen"] is not None and name != replace(s, lr=e["chosen"]).name:
+                manifest["runs"].pop(name, None)
+    return chosen, evidence
+
+
+def _record_choice(spec, out, evidence):
+    """Write the rule's evidence into the chosen run's config.json (key ``step_size``)."""
+    folder = out / "runs" / spec.name
+    path = folder / "config.json"
+    if not path.is_file():
+        return
+    config = runs.read_config(folder)
+    if config.get("step_size") != evidence:
+        fd = runs.lock_folder(folder)
+        try:
+            ckpt.write_json(path, {**config, "step_size": evidence})
+        finally:
+            os.close(fd)
+
+
 def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None, download=None,
-          progress=True, draw=True, train=True, echo=print, **filters):
+          progress=True, draw=True, train=True, echo=print, step_size=None, **filters):
     """Train every run ``figures`` need (:func:`~aevb.reproduce.spec.plan`), then draw the figures
     and the table.
 
+    ``step_size="rule"`` (the default for a new sweep folder) chooses each run's step size by
+    the paper's rule (:mod:`.stepsize`): first every candidate is trained to 5 x 10^5
+    samples, then the chosen one goes on to the budget. ``"fixed"`` trains every run at its
+    dataset's default step size (:data:`aevb.defaults.LR`). ``None``: the folder's own mode.
     ``train=False`` only draws, from the folders as they are (while another sweep trains).
     Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted (143
     by SIGTERM, which stops a sweep as Ctrl-C does: the manifest says interrupted and no
@@ -146,74 +213,118 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
         raise ValueError(f"--draw-only draws from a sweep folder (one with manifest.json), and "
                          f"{out} is not one: give the --out of a sweep")
     manifest = read_manifest(out)
-    todo, n_done = [], 0
-    for s in specs:
-        st = state(s, out / "runs" / s.name)       # pending, interrupted, extend or done
-        n_done += st == "done"
-        manifest["runs"][s.name] = _entry(s, out, st)
-        if st != "done" and train:
-            todo.append(s)
-    for s in todo:                                # before anything is written
-        folder = out / "runs" / s.name
-        if (folder / "config.json").is_file():
-            try:
-                runs.check_resumable(folder)
-            except runs.ResultsAtRisk as e:
-                raise runs.ResultsAtRisk(
-                    f"{e}. This sweep would do so for {s.name}: give it another --out (a "
-                    f"run folder without its checkpoint, as the committed results/ are, "
-                    f"cannot be extended)") from None
+    mode = step_size_mode(step_size, manifest, out)
+    trials, continued = [], []
+    if mode == "rule" and train:
+        by_name = {c.name: c for s in specs for c in stepsize.candidates(s)}
+        trials = [c for c in by_name.values() if stepsize.train_bound_at(
+            out / "runs" / c.name, c.budget, stepsize.measure(c.method)) is None]
+        for s in specs:               # the runs that may go on to the budget after the choice
+            chosen = stepsize.choose(s, out)["chosen"]
+            continued += [replace(s, lr=chosen)] if chosen is not None else \
+                [replace(c, budget=s.budget) for c in stepsize.candidates(s)]
+    elif train:
+        continued = specs
+    continued = [s for s in continued if state(s, out / "runs" / s.name) != "done"]
+    _check_not_at_risk(trials + continued, out)         # before anything is written
     client = connect(scheduler) if scheduler and train else None   # before anything is written
+    kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
     with _sweep_lock(out, train, client):
         if train:
             (out / "runs").mkdir(parents=True, exist_ok=True)
-        # The most work left first, so that the last run does not train alone while the
-        # other processes idle (longest-processing-time-first scheduling).
-        todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))
         manifest["sweep"] = {"figures": list(figures), "jobs": jobs, "scheduler": scheduler,
-                             "status": "running", "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+                             "step_size": mode, "status": "running",
+                             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        status = 0
+        if trials:
+            echo(f"choosing step sizes: training {len(trials)} candidates to "
+                 f"{max(c.budget for c in trials):.0e} samples")
+            status = _train(trials, [], out, manifest, client, jobs, kw, progress, 0, echo)
+            if status in (130, 143):
+                return _interrupted(out, manifest, train, echo, status)
+        if mode == "rule":
+            waiting = specs
+            specs, evidence = _choose_step_sizes(specs, out, manifest)
+            manifest["step_sizes"] = {**manifest.get("step_sizes", {}), **evidence}
+            for s in waiting:
+                if evidence[s.name]["chosen"] is None:
+                    echo(f"{s.name}: no step size chosen yet (a candidate has not reached "
+                         f"{evidence[s.name]['select_at']} samples)")
+                    status = max(status, 1) if train else status
+        todo, n_done = [], 0
+        for s in specs:
+            st = state(s, out / "runs" / s.name)       # pending, interrupted, extend or done
+            n_done += st == "done"
+            manifest["runs"][s.name] = _entry(s, out, st)
+            if st != "done" and train:
+                todo.append(s)
+        _check_not_at_risk(todo, out)      # (a choice made only now may continue another run)
+        if mode == "rule" and train:
+            for s in specs:
+                _record_choice(s, out, manifest["step_sizes"][replace(s, lr=None).name])
         if train:                                     # --draw-only leaves the manifest alone
             write_manifest(out, manifest)
-        if train:
             echo(f"{n_done} of {len(specs)} runs already done; "
                  f"training {len(todo)} on {scheduler or f'{jobs} local processes'} ({out})")
         else:
             echo(f"drawing from the {len(specs)} run folders as they are ({n_done} done; {out})")
-        kw = {"data_dir": data_dir, "download": download, "trainer_threads": 1}
-        bar = Progress(specs, out, progress and train, done_runs=n_done)   # no bar to draw
-        by_name = {s.name: s for s in specs}
-        status, reported = 0, set()
-        with _sigterm_interrupts():
-            try:
-                results = (run_dask(todo, out, client, kw) if client is not None
-                           else run_local(todo, out, jobs, kw))
-                for res in results:
-                    s = by_name[res["name"]]
-                    ok = res["state"] == "done"
-                    reported.add(s.name)
-                    manifest["runs"][s.name] = _entry(s, out, res["state"], res)
-                    write_manifest(out, manifest)
-                    bar.update(run_finished=ok)
-                    if not ok:
-                        status = max(status, 130 if res["state"] == "interrupted" else 1)
-                        why = f" ({res['error']})" if res.get("error") else ""
-                        echo(f"{s.name}: {res['state']}{why}")
-            except KeyboardInterrupt as e:
-                status = 143 if isinstance(e, Terminated) else 130
-            finally:
-                bar.close()
-                for s in todo:                       # the folders are the truth
-                    if s.name not in reported:
-                        manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
-                manifest["sweep"]["status"] = ("finished" if status == 0 else "interrupted"
-                                               if status in (130, 143) else "failed")
-                if train:
-                    write_manifest(out, manifest)
+        status = max(status, _train(todo, specs, out, manifest, client, jobs, kw,
+                                    progress and train, n_done, echo))
         if status in (130, 143):
-            echo(f"interrupted; run the same command again to resume ({out})")
-            return status
+            return _interrupted(out, manifest, train, echo, status)
+        manifest["sweep"]["status"] = "finished" if status == 0 else "failed"
+        if train:
+            write_manifest(out, manifest)
         if draw:
             from . import figures as F
             for path in F.draw(out, figures, manifest):
                 echo(f"wrote {path}")
         return status
+
+
+def _interrupted(out, manifest, train, echo, status):
+    manifest["sweep"]["status"] = "interrupted"
+    if train:
+        write_manifest(out, manifest)
+    echo(f"interrupted; run the same command again to resume ({out})")
+    return status
+
+
+def _train(todo, specs, out, manifest, client, jobs, kw, progress, n_done, echo):
+    """Train ``todo`` on the engine; the runs of ``specs`` get their manifest entries as they
+    finish (candidate runs of the step-size rule have none). Returns the status."""
+    if not todo:
+        return 0
+    # The most work left first, so that the last run does not train alone while the
+    # other processes idle (longest-processing-time-first scheduling).
+    todo = sorted(todo, key=lambda s: -s.work(seen(out / "runs" / s.name)))
+    entries = {s.name for s in specs}
+    bar = Progress(todo if not specs else specs, out, progress, done_runs=n_done)
+    by_name = {s.name: s for s in todo}
+    status, reported = 0, set()
+    with _sigterm_interrupts():
+        try:
+            results = (run_dask(todo, out, client, kw) if client is not None
+                       else run_local(todo, out, jobs, kw))
+            for res in results:
+                s = by_name[res["name"]]
+                ok = res["state"] == "done"
+                reported.add(s.name)
+                if s.name in entries:
+                    manifest["runs"][s.name] = _entry(s, out, res["state"], res)
+                    write_manifest(out, manifest)
+                bar.update(run_finished=ok)
+                # a candidate of the step-size rule that diverged is evidence, not a failure
+                diverged = not specs and (res.get("error") or "").startswith("DivergedError")
+                if not ok and not diverged:
+                    status = max(status, 130 if res["state"] == "interrupted" else 1)
+                    why = f" ({res['error']})" if res.get("error") else ""
+                    echo(f"{s.name}: {res['state']}{why}")
+        except KeyboardInterrupt as e:
+            status = 143 if isinstance(e, Terminated) else 130
+        finally:
+            bar.close()
+            for s in todo:                       # the folders are the truth
+                if s.name not in reported and s.name in entries:
+                    manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
+    return status

@@ -20,10 +20,13 @@ from aevb import runs
 from aevb.io import checkpoint as ckpt
 from aevb.cli import main
 
+# Every run at its dataset's step size (--step-size fixed): the rule trains three candidates
+# per run; test_step_size.py tests it.
 TINY = dict(datasets=["frey"], n_latent=[2, 5], methods=["aevb"], budget=10_000, n_hidden=20,
-            checkpoint_every=2_000)
+            checkpoint_every=2_000, step_size="fixed")
 TINY_ARGS = ["--datasets", "frey", "--n-latent", "2", "5", "--methods", "aevb", "--budget",
-             "1e4", "--n-hidden", "20", "--checkpoint-every", "2000", "--no-progress"]
+             "1e4", "--n-hidden", "20", "--checkpoint-every", "2000", "--no-progress",
+             "--step-size", "fixed"]
 
 
 def log_without_seconds(folder):
@@ -93,7 +96,7 @@ def test_sweep_starts_the_runs_with_the_most_work_left_first(tmp_path, monkeypat
     monkeypatch.setattr(R, "seen", lambda folder: 9 * 10**6 if Path(folder).name == part_done
                         else 0)
     R.sweep(["figure2", "figure3"], tmp_path, budget=10**7, datasets=["mnist"], n_latent=[3],
-            progress=False, draw=False, echo=lambda *a: None)
+            progress=False, draw=False, echo=lambda *a: None, step_size="fixed")
     assert order[:2] == ["mnist-mcem-nz3-h100-n1000", "mnist-mcem-nz3-h100"]
     assert order[2] == "mnist-wake-sleep-nz3-h500"          # 1.3x the cost, 5x the size
     assert order[-1] == part_done and len(order) == 8
