@@ -26,12 +26,13 @@ SELECT_AT = 5 * 10**5              # "the first few iterations": our reading (mo
 MODES = ("rule", "fixed")          # the rule, or every run at its dataset's default step size
 
 
-def select_at(spec, at=SELECT_AT):
-    """The training samples at which ``spec``'s step size is chosen: ``at``, or its budget."""
-    return min(int(at), spec.budget)
+def select_at(spec, at=None):
+    """The training samples at which ``spec``'s step size is chosen: ``at`` (default
+    :data:`SELECT_AT`), or its budget if that is smaller."""
+    return min(int(SELECT_AT if at is None else at), spec.budget)
 
 
-def candidates(spec, step_sizes=STEP_SIZES, at=SELECT_AT):
+def candidates(spec, step_sizes=STEP_SIZES, at=None):
     """One run per step size, trained to :func:`select_at`; no figure draws them."""
     b = select_at(spec, at)
     return [replace(spec, lr=float(lr), budget=b, stages=(), figures=()) for lr in step_sizes]
@@ -66,7 +67,7 @@ def train_bound_at(folder, at, key="train_bound"):
     return None
 
 
-def choose(spec, out, step_sizes=STEP_SIZES, at=SELECT_AT):
+def choose(spec, out, step_sizes=STEP_SIZES, at=None):
     """The rule's evidence for ``spec``: every candidate's training bound and the chosen step size.
 
     Returns a dict with ``select_at``, ``candidates``, ``train_bound`` (step size as text ->

@@ -311,8 +311,8 @@ MUTATIONS = [
              tests=('baselines/test_mcem.py::test_chains_from_the_best_of_several_starts_find_the_main_mode',)),
     Mutation('sweep_ordered_by_budget_alone', 'reproduce/sweep.py',
              edits=(
-              ('todo.sort(key=lambda s: -s.work(seen(out / "runs" / s.name)))',
-               'todo.sort(key=lambda s: -s.budget)'),
+              ('todo = sorted(todo, key=lambda s: -s.work(seen(out / "runs" / s.name)))',
+               'todo = sorted(todo, key=lambda s: -s.budget)'),
              ),
              tests=('reproduce/test_reproduce.py::test_sweep_starts_the_runs_with_the_most_work_left_first',),
              why='the longest run starts last and trains alone while the other processes idle'),
@@ -772,5 +772,21 @@ MUTATIONS = [
              edits=(('    if dest.exists() and not dest.is_dir():\n', '    if False:\n'),),
              tests=('exercises/test_hidden.py::test_bad_time_limits_and_file_paths_get_one_sentence_and_exit_2',),
              why='make into a file path said "free some space"'),
+    Mutation('step_size_rule_keeps_the_worst', 'reproduce/stepsize.py',
+             edits=(('evidence["chosen"] = float(max(finite, key=finite.get))',
+                     'evidence["chosen"] = float(min(finite, key=finite.get))'),),
+             tests=('reproduce/test_step_size.py::test_rule_keeps_the_best_training_bound_at_the_selection_budget',),
+             why='the rule would continue the step size with the worst training bound'),
+    Mutation('step_size_rule_waits_for_a_diverged_candidate', 'reproduce/stepsize.py',
+             edits=(('max(bounds[-2:]) < bounds[0] - DIVERGED_NATS:',
+                     'False and max(bounds[-2:]) < bounds[0] - DIVERGED_NATS:'),),
+             tests=('reproduce/test_step_size.py::test_a_diverged_candidate_is_evidence_not_a_choice',),
+             why='a candidate stopped as diverged counted as not trained yet: trained again at '
+                 'every call, never chosen among'),
+    Mutation('divergence_stops_at_one_low_evaluation', 'runs/folder.py',
+             edits=(('        if self.below and was_below:\n', '        if self.below:\n'),),
+             tests=('reproduce/test_step_size.py::test_a_run_stops_as_diverged_at_two_low_evaluations_in_a_row_not_one',),
+             why='wake-sleep N_z = 200 at step size 0.02 was stopped at -1020 (2e4 samples), '
+                 'a dip it recovers from (-258 at 5e4)'),
 ]
 NAMES = [m.name for m in MUTATIONS]
