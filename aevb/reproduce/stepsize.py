@@ -67,13 +67,14 @@ def train_bound_at(folder, at, key="train_bound"):
     return None
 
 
-def choose(spec, out, step_sizes=STEP_SIZES, at=None):
+def choose(spec, out, step_sizes=STEP_SIZES, at=None, diverged=()):
     """The rule's evidence for ``spec``: every candidate's training bound and the chosen step size.
 
     Returns a dict with ``select_at``, ``candidates``, ``train_bound`` (step size as text ->
     bound, None where the candidate has not reached ``select_at``), ``chosen`` (the step size
     of the largest finite bound; None while a candidate is missing) and ``folders``.
-    A candidate whose bound is not finite (it diverged) cannot be chosen; if none is finite,
+    A candidate whose bound is not finite, or whose name is in ``diverged`` (runs that stopped
+    on a FloatingPointError, as the sweep records them), cannot be chosen; if none is left,
     ValueError.
     """
     runs_dir = Path(out) / "runs"
@@ -83,6 +84,8 @@ def choose(spec, out, step_sizes=STEP_SIZES, at=None):
         key = f"{c.lr:g}"
         folders[key] = f"runs/{c.name}"
         bounds[key] = train_bound_at(runs_dir / c.name, b, measure(spec.method))
+        if bounds[key] is None and c.name in diverged:
+            bounds[key] = float("nan")
     evidence = {"rule": "Section 5: the step size of the best training-set value",
                 "measure": measure(spec.method),
                 "select_at": b, "candidates": [float(s) for s in step_sizes],

@@ -161,7 +161,7 @@ def _choose_step_sizes(specs, out, manifest):
     (those still waiting for a candidate are left out) and the evidence, by run name."""
     chosen, evidence = [], {}
     for s in specs:
-        e = stepsize.choose(s, out)
+        e = stepsize.choose(s, out, diverged=manifest.get("step_size_diverged", {}))
         evidence[s.name] = e
         if e["chosen"] is not None:
             chosen.append(replace(s, lr=e["chosen"]))
@@ -217,10 +217,12 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
     trials, continued = [], []
     if mode == "rule" and train:
         by_name = {c.name: c for s in specs for c in stepsize.candidates(s)}
-        trials = [c for c in by_name.values() if stepsize.train_bound_at(
-            out / "runs" / c.name, c.budget, stepsize.measure(c.method)) is None]
+        diverged = manifest.get("step_size_diverged", {})
+        trials = [c for c in by_name.values() if c.name not in diverged and
+                  stepsize.train_bound_at(out / "runs" / c.name, c.budget,
+                                          stepsize.measure(c.method)) is None]
         for s in specs:               # the runs that may go on to the budget after the choice
-            chosen = stepsize.choose(s, out)["chosen"]
+            chosen = stepsize.choose(s, out, diverged=diverged)["chosen"]
             continued += [replace(s, lr=chosen)] if chosen is not None else \
                 [replace(c, budget=s.budget) for c in stepsize.candidates(s)]
     elif train:
@@ -314,8 +316,11 @@ def _train(todo, specs, out, manifest, client, jobs, kw, progress, n_done, echo)
                     manifest["runs"][s.name] = _entry(s, out, res["state"], res)
                     write_manifest(out, manifest)
                 bar.update(run_finished=ok)
-                # a candidate of the step-size rule that diverged is evidence, not a failure
-                diverged = not specs and (res.get("error") or "").startswith("DivergedError")
+                # a candidate of the step-size rule whose training blew up (RunError: a
+                # FloatingPointError) is evidence, not a failure; the manifest keeps it
+                diverged = not specs and (res.get("error") or "").startswith("RunError")
+                if diverged:
+                    manifest.setdefault("step_size_diverged", {})[s.name] = res["error"]
                 if not ok and not diverged:
                     status = max(status, 130 if res["state"] == "interrupted" else 1)
                     why = f" ({res['error']})" if res.get("error") else ""

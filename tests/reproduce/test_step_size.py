@@ -64,6 +64,13 @@ def test_a_diverged_candidate_is_evidence_not_a_choice(tmp_path):
     e = SS.choose(spec, tmp_path, at=1000)
     assert e["chosen"] == 0.01 and e["diverged"] == ["0.02", "0.1"]
     assert "diverged" in SS.table({spec.name: e})
+    nan_state = tmp_path / "nan"           # stopped on NaN optimizer state: its log looks fine
+    _fake_log(nan_state / "runs" / names[0.01], [-500, -400, -300, -250])
+    _fake_log(nan_state / "runs" / names[0.02], [-500, -400, -300, -200])
+    _fake_log(nan_state / "runs" / names[0.1], [-500, -267, -254])
+    assert SS.choose(spec, nan_state, at=1000)["chosen"] is None
+    e = SS.choose(spec, nan_state, at=1000, diverged={names[0.1]: "RunError: ... NaN"})
+    assert e["chosen"] == 0.02 and e["diverged"] == ["0.1"]
     other = tmp_path / "dip"                          # one evaluation below: still training
     _fake_log(other, [-543, -540, -1020])
     assert SS.train_bound_at(other, 1000) is None
