@@ -2,7 +2,7 @@
 
 Section 5: the global step size was chosen "from {0.01, 0.02, 0.1} based on performance on the
 training set in the first few iterations", for each method. The paper does not say how many
-iterations are "the first few". We read it as :data:`SELECT_AT` = 5 x 10^5 training samples
+iterations are "the first few". We read it as ``SELECT_AT`` = 5 x 10^5 training samples
 (5,000 steps of M = 100), because at 2 x 10^5 the three step sizes are within 2 nats of each
 other on MNIST N_z = 200 and the choice would be chance (``results/departures/``). A run whose
 budget is smaller is chosen at its budget.
@@ -10,7 +10,7 @@ budget is smaller is chosen at its budget.
 The candidates are ordinary runs of the sweep, from the same seed, in their own folders
 (``NAME-lr0.1``; the dataset's default step size keeps the plain name, so an existing run is
 its own candidate): :func:`candidates` makes them, :func:`choose` reads each one's training
-bound at :data:`SELECT_AT` from its ``log.jsonl`` and keeps the largest. The chosen run goes on
+bound at ``SELECT_AT`` from its ``log.jsonl`` and keeps the largest. The chosen run goes on
 to the budget from there (training is the same whether or not it stopped at 5 x 10^5,
 bitwise); the others stay at 5 x 10^5 as the evidence, which the sweep writes to its manifest,
 to the chosen run's ``config.json`` (key ``"step_size"``) and to ``step-sizes.md``.
@@ -28,7 +28,7 @@ MODES = ("rule", "fixed")          # the rule, or every run at its dataset's def
 
 def select_at(spec, at=None):
     """The training samples at which ``spec``'s step size is chosen: ``at`` (default
-    :data:`SELECT_AT`), or its budget if that is smaller."""
+    ``SELECT_AT``), or its budget if that is smaller."""
     return min(int(SELECT_AT if at is None else at), spec.budget)
 
 

@@ -196,7 +196,7 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
     ``step_size="rule"`` (the default for a new sweep folder) chooses each run's step size by
     the paper's rule (:mod:`.stepsize`): first every candidate is trained to 5 x 10^5
     samples, then the chosen one goes on to the budget. ``"fixed"`` trains every run at its
-    dataset's default step size (:data:`aevb.defaults.LR`). ``None``: the folder's own mode.
+    dataset's default step size (``aevb.defaults.LR``). ``None``: the folder's own mode.
     ``train=False`` only draws, from the folders as they are (while another sweep trains).
     Returns 0 when every supported run is done, 1 if a run failed, 130 if interrupted (143
     by SIGTERM, which stops a sweep as Ctrl-C does: the manifest says interrupted and no
