@@ -1,4 +1,4 @@
-"""The paper's step-size rule: each method's Adagrad step size chosen per panel, by its training bound.
+"""The paper's step-size rule: each run's Adagrad step size, chosen by its training bound.
 
 Section 5: the global step size was chosen "from {0.01, 0.02, 0.1} based on performance on the
 training set in the first few iterations", for each method. The paper does not say how many
