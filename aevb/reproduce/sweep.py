@@ -163,13 +163,12 @@ def _choose_step_sizes(specs, out, manifest):
     for s in specs:
         e = stepsize.choose(s, out, diverged=manifest.get("step_size_diverged", {}))
         evidence[s.name] = e
-        if e["chosen"] is not None:
-            chosen.append(replace(s, lr=e["chosen"]))
-    for s, e in zip(specs, evidence.values()):      # the candidates that lost are not curves
-        for folder in e["folders"].values():
-            name = folder.split("/", 1)[1]
-            if e["chosen"] is not None and name != replace(s, lr=e["chosen"]).name:
-                manifest["runs"].pop(name, None)
+        if e["chosen"] is None:
+            continue
+        chosen.append(replace(s, lr=e["chosen"]))
+        for c in stepsize.candidates(s):          # the candidates that lost are not curves
+            if c.lr != e["chosen"]:
+                manifest["runs"].pop(c.name, None)
     return chosen, evidence
 
 
@@ -241,7 +240,8 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
         if trials:
             echo(f"choosing step sizes: training {len(trials)} candidates to "
                  f"{max(c.budget for c in trials):.0e} samples")
-            status = _train(trials, [], out, manifest, client, jobs, kw, progress, 0, echo)
+            status = _train(trials, trials, out, manifest, client, jobs, kw, progress, 0, echo,
+                            candidates=True)
             if status in (130, 143):
                 return _interrupted(out, manifest, train, echo, status)
         if mode == "rule":
@@ -252,7 +252,7 @@ def sweep(figures, out=DEFAULT_OUT, *, jobs=None, scheduler=None, data_dir=None,
                 if evidence[s.name]["chosen"] is None:
                     echo(f"{s.name}: no step size chosen yet (a candidate has not reached "
                          f"{evidence[s.name]['select_at']} samples)")
-                    status = max(status, 1) if train else status
+                    status = max(status, int(train))
         todo, n_done = [], 0
         for s in specs:
             st = state(s, out / "runs" / s.name)       # pending, interrupted, extend or done
@@ -292,16 +292,17 @@ def _interrupted(out, manifest, train, echo, status):
     return status
 
 
-def _train(todo, specs, out, manifest, client, jobs, kw, progress, n_done, echo):
-    """Train ``todo`` on the engine; the runs of ``specs`` get their manifest entries as they
-    finish (candidate runs of the step-size rule have none). Returns the status."""
+def _train(todo, specs, out, manifest, client, jobs, kw, progress, n_done, echo,
+           candidates=False):
+    """Train ``todo`` (some of ``specs``, which the progress bar counts) on the engine; returns
+    the status. Curves get their manifest entries as they finish; ``candidates`` of the
+    step-size rule get none, and one whose training blew up is recorded, not a failure."""
     if not todo:
         return 0
     # The most work left first, so that the last run does not train alone while the
     # other processes idle (longest-processing-time-first scheduling).
     todo = sorted(todo, key=lambda s: -s.work(seen(out / "runs" / s.name)))
-    entries = {s.name for s in specs}
-    bar = Progress(todo if not specs else specs, out, progress, done_runs=n_done)
+    bar = Progress(specs, out, progress, done_runs=n_done)
     by_name = {s.name: s for s in todo}
     status, reported = 0, set()
     with _sigterm_interrupts():
@@ -312,13 +313,13 @@ def _train(todo, specs, out, manifest, client, jobs, kw, progress, n_done, echo)
                 s = by_name[res["name"]]
                 ok = res["state"] == "done"
                 reported.add(s.name)
-                if s.name in entries:
+                if not candidates:
                     manifest["runs"][s.name] = _entry(s, out, res["state"], res)
                     write_manifest(out, manifest)
                 bar.update(run_finished=ok)
                 # a candidate of the step-size rule whose training blew up (RunError: a
                 # FloatingPointError) is evidence, not a failure; the manifest keeps it
-                diverged = not specs and (res.get("error") or "").startswith("RunError")
+                diverged = candidates and (res.get("error") or "").startswith("RunError")
                 if diverged:
                     manifest.setdefault("step_size_diverged", {})[s.name] = res["error"]
                 if not ok and not diverged:
@@ -330,6 +331,6 @@ def _train(todo, specs, out, manifest, client, jobs, kw, progress, n_done, echo)
         finally:
             bar.close()
             for s in todo:                       # the folders are the truth
-                if s.name not in reported and s.name in entries:
+                if s.name not in reported and not candidates:
                     manifest["runs"][s.name] = _entry(s, out, state(s, out / "runs" / s.name))
     return status

@@ -139,7 +139,8 @@ class Run:
         evaluation below it is not enough: wake-sleep on MNIST N_z = 200 at step
         size 0.02 falls to -1020 at 2 x 10^4 samples, just after the warm-up, and
         is back at -258 at 5 x 10^4 and -181 at 2 x 10^5 (the evaluations are
-        1-2-5 apart, so a dip has at least half as many samples again to recover).
+        1-2-5 apart, so a dip has at least half as many samples again to recover; the log of
+        ``aevb train --method wake-sleep --n-latent 200 --lr 0.02 --dtype float32 --budget 2e5``).
         """
         if "train_bound" not in rec:             # MCEM logs log p(x), not a bound
             return
