@@ -20,6 +20,7 @@ BUDGET = 1_000_000                              # training samples evaluated
 MAX_BUDGET = 10 ** 10                           # 100 times the paper's longest curve
 SAMPLING = "shuffle"
 BINARIZE = "dynamic"
+TEST_BINARIZE = "fixed"                         # one Bernoulli draw of the test digits, seeded
 SEED = 0
 CHECKPOINT_EVERY = 100_000
 RUN_DTYPE = "float64"                           # aevb train; the Python classes follow the data
@@ -33,5 +34,5 @@ LOGVAR_LR = None
 
 __all__ = ["N_LATENT", "N_HIDDEN", "LR", "BATCH_SIZE", "N_MC_SAMPLES", "ESTIMATOR", "OPTIMIZER",
            "ADAGRAD_WARMUP", "WEIGHT_DECAY", "BUDGET", "MAX_BUDGET", "SAMPLING", "BINARIZE",
-           "SEED", "CHECKPOINT_EVERY", "RUN_DTYPE", "METHOD", "POSTERIOR", "THETA_DRAWS",
-           "INIT_LOGVAR", "LOGVAR_LR", "INIT_STD"]
+           "TEST_BINARIZE", "SEED", "CHECKPOINT_EVERY", "RUN_DTYPE", "METHOD", "POSTERIOR",
+           "THETA_DRAWS", "INIT_LOGVAR", "LOGVAR_LR", "INIT_STD"]

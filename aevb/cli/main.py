@@ -33,7 +33,8 @@ SETTINGS = {"dataset": "mnist", "n_latent": DF.N_LATENT, "n_hidden": None,
             "batch_size": DF.BATCH_SIZE, "optimizer": DF.OPTIMIZER, "lr": None,
             "adagrad_warmup": DF.ADAGRAD_WARMUP, "method": DF.METHOD,
             "posterior": DF.POSTERIOR, "n_train": None, "binarize": None,
-            "full_train": False, "sampling": DF.SAMPLING, "weight_decay": DF.WEIGHT_DECAY,
+            "test_binarize": None, "full_train": False, "sampling": DF.SAMPLING,
+            "weight_decay": DF.WEIGHT_DECAY,
             "dtype": DF.RUN_DTYPE, "seed": DF.SEED, "checkpoint_every": DF.CHECKPOINT_EVERY}
 
 class Parser(argparse.ArgumentParser):
@@ -91,6 +92,9 @@ def build_parser():
     budget.add_argument("--epochs", type=argtypes.positive_int, default=None)
     t.add_argument("--binarize", choices=D.BINARIZE, default=S,
                    help="MNIST: how grey levels become binary pixels; default dynamic")
+    t.add_argument("--test-binarize", choices=D.TEST_BINARIZE, default=S,
+                   help="MNIST: how the test digits become binary pixels: fixed (default, one "
+                   "Bernoulli draw from the run's seed) or threshold (grey level above 0.5)")
     t.add_argument("--full-train", action="store_true", default=S,
                    help="MNIST: train on all 60,000 images (default: the first 50,000)")
     t.add_argument("--sampling", choices=("shuffle", "replacement"), default=S,
@@ -151,7 +155,7 @@ def cmd_train(args):
                           threads=args.threads)
     else:
         settings = {**SETTINGS, **given}
-        mnist_only = [k for k in ("binarize", "full_train") if k in given]
+        mnist_only = [k for k in ("binarize", "test_binarize", "full_train") if k in given]
         if settings["dataset"] != "mnist" and mnist_only:
             flags = ", ".join("--" + k.replace("_", "-") for k in mnist_only)
             verb = "are" if len(mnist_only) > 1 else "is"

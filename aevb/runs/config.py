@@ -25,7 +25,8 @@ ARCHITECTURE = ("dataset", "n_latent", "n_hidden", "likelihood", "sigmoid_mean",
 def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
                 estimator=DF.ESTIMATOR, n_mc_samples=DF.N_MC_SAMPLES, batch_size=DF.BATCH_SIZE,
                 optimizer=DF.OPTIMIZER, lr=None, adagrad_warmup=DF.ADAGRAD_WARMUP,
-                budget=DF.BUDGET, binarize=None, full_train=False, sampling=DF.SAMPLING,
+                budget=DF.BUDGET, binarize=None, test_binarize=None, full_train=False,
+                sampling=DF.SAMPLING,
                 weight_decay=DF.WEIGHT_DECAY, dtype=DF.RUN_DTYPE, seed=DF.SEED,
                 checkpoint_every=DF.CHECKPOINT_EVERY, method=DF.METHOD,
                 posterior=DF.POSTERIOR, n_train=None, theta_draws=DF.THETA_DRAWS,
@@ -39,9 +40,11 @@ def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
     (Figure 3's N_train = 1000), None keeps the whole split. ``theta_draws``,
     ``init_logvar`` and ``logvar_lr`` are full VB's (:class:`aevb.inference.fullvb_train.FullVBTrainer`;
     one theta draw per minibatch by default, as Algorithm 2's one per datapoint costs
-    M times more). ``binarize`` (None: ``aevb.defaults.BINARIZE``) and ``full_train``
-    are MNIST's: Frey Face is grey levels with its own split, so for it they are
-    refused rather than ignored.
+    M times more). ``binarize`` (None: ``aevb.defaults.BINARIZE``), ``test_binarize``
+    (None: ``aevb.defaults.TEST_BINARIZE``; ``fixed`` is one Bernoulli draw from the run's
+    seed, ``threshold`` the grey levels above 0.5) and ``full_train`` are MNIST's: Frey Face
+    is grey levels with its own split, so for it they are refused rather than ignored. With
+    ``binarize="none"`` the test digits are grey levels too, and ``test_binarize`` is refused.
     """
     if dataset not in D.DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}: choose from {D.DATASETS}")
@@ -49,17 +52,26 @@ def make_config(dataset="mnist", *, n_latent=DF.N_LATENT, n_hidden=None,
                                 or n_train < 1):
         raise ValueError(f"n_train must be a whole number >= 1 or None, got {n_train!r}")
     mnist = dataset == "mnist"
-    if not mnist and (binarize not in (None, "none") or full_train):
-        given = "binarize=" + repr(binarize) if binarize not in (None, "none") else "full_train=True"
+    if not mnist and (binarize not in (None, "none") or test_binarize is not None
+                      or full_train):
+        given = ("binarize=" + repr(binarize) if binarize not in (None, "none") else
+                 "test_binarize=" + repr(test_binarize) if test_binarize is not None else
+                 "full_train=True")
         raise ValueError(f"{given} is for dataset 'mnist' only (Frey Face is grey levels with "
                          f"its own split); leave it out")
+    binarize = D.check_binarize(binarize or DF.BINARIZE) if mnist else "none"
+    if binarize == "none" and test_binarize is not None:
+        raise ValueError(f"test_binarize={test_binarize!r} needs binarized training digits: "
+                         f"with binarize='none' the test digits are grey levels too; leave it out")
+    if binarize != "none":
+        test_binarize = D.check_binarize(test_binarize or DF.TEST_BINARIZE, D.TEST_BINARIZE)
     likelihood = "bernoulli" if mnist else "gaussian"
     return {"aevb_version": __version__, "dataset": dataset, "method": method,
             "posterior": posterior, "n_train": n_train,
             **({"theta_draws": theta_draws, "init_logvar": init_logvar, "logvar_lr": logvar_lr}
                if method == "full-vb" else {}),
             "train_split": ("train_full" if full_train else "train") if mnist else "train",
-            "binarize": D.check_binarize(binarize or DF.BINARIZE) if mnist else "none",
+            "binarize": binarize, "test_binarize": test_binarize or "none",
             "scale": D.MNIST_SCALE if mnist else D.FREY_SCALE,
             "n_latent": n_latent, "n_hidden": n_hidden or DF.N_HIDDEN[dataset],
             "likelihood": likelihood, "sigmoid_mean": True,
@@ -81,12 +93,15 @@ def n_train(config):
 
 
 def load_data(config, data_dir=None, download=None):
-    """(train, test, train_eval) Datasets as the config says; test binarized once, seeded."""
+    """(train, test, train_eval) Datasets as the config says; the test digits binarized once.
+
+    A config without ``test_binarize`` (made before it existed) had the seeded draw."""
     if config["dataset"] == "mnist":
         train = D.mnist(config["train_split"], data_dir, download)
         test = D.mnist("test", data_dir, download)
         train = train.with_binarization(config["binarize"])
-        test = test.with_binarization("none" if config["binarize"] == "none" else "fixed",
+        default = "none" if config["binarize"] == "none" else "fixed"
+        test = test.with_binarization(config.get("test_binarize", default),
                                       rng=[config["seed"], 2])
     else:
         train, test = (D.frey_face(s, data_dir, download) for s in ("train", "test"))
@@ -141,6 +156,7 @@ def read_config(out):
     config.setdefault("method", "aevb")         # ... before the baselines
     config.setdefault("posterior", "gaussian")
     config.setdefault("n_train", None)
+    config.setdefault("test_binarize", "none" if config.get("binarize") == "none" else "fixed")
     check_config(config, path)
     return config
 
@@ -183,6 +199,11 @@ def check_config(config, path="config.json"):
     if config["dtype"] not in ("float32", "float64"):
         raise ckpt.CheckpointError(f"{where}dtype is {config['dtype']!r}; it must be float32 "
                                    f"or float64")
+    test_modes = D.TEST_BINARIZE if config["binarize"] != "none" else ("none",)
+    if config["test_binarize"] not in test_modes:
+        raise ckpt.CheckpointError(f"{where}test_binarize is {config['test_binarize']!r}; with "
+                                   f"binarize {config['binarize']!r} it must be one of "
+                                   f"{', '.join(test_modes)}")
     try:
         methods.check_method(config)
     except ValueError as e:

@@ -736,7 +736,8 @@ MUTATIONS = [
                      'decoder_log_likelihood_forward(dec, x[rows], z, sigmoid_mean)[0] - log_q)'),),
              exercise='importance_sampling', diagnosis='log p(z_k) is missing from log w'),
     Mutation('make_config_frey_ignores_binarize', 'runs/config.py',
-             edits=(('    if not mnist and (binarize not in (None, "none") or full_train):\n',
+             edits=(('    if not mnist and (binarize not in (None, "none") or test_binarize is not None\n'
+                     '                      or full_train):\n',
                      '    if False:\n'),),
              tests=('runs/test_runs.py::test_make_config_refuses_mnist_settings_for_frey_rather_than_ignoring_them',),
              why='make_config("frey", binarize="dynamic") returned binarize "none": a setting asked for and not used'),
@@ -788,5 +789,23 @@ MUTATIONS = [
              tests=('reproduce/test_step_size.py::test_a_run_stops_as_diverged_at_two_low_evaluations_in_a_row_not_one',),
              why='wake-sleep N_z = 200 at step size 0.02 was stopped at -1020 (2e4 samples), '
                  'a dip it recovers from (-258 at 5e4)'),
+    Mutation('test_binarize_recorded_not_used', 'runs/config.py',
+             edits=(('test.with_binarization(config.get("test_binarize", default),',
+                     'test.with_binarization(default,'),),
+             tests=('runs/test_runs.py::'
+                    'test_a_thresholded_test_set_changes_the_test_bound_and_nothing_else',),
+             why='--test-binarize threshold written to config.json while the test digits '
+                 'stay the seeded draw: a curve labelled with a protocol it was not scored on'),
+    Mutation('threshold_on_raw_pixels', 'io/datasets.py',
+             edits=(('else grey > 0.5', 'else self.images[rows] > 0.5'),),
+             tests=('runs/test_runs.py::'
+                    'test_a_thresholded_test_set_changes_the_test_bound_and_nothing_else',),
+             why='the uint8 pixels thresholded before scaling: every pixel above 0 of 255 is on'),
+    Mutation('test_binarize_value_not_checked', 'runs/config.py',
+             edits=(('    if config["test_binarize"] not in test_modes:\n',
+                     '    if False:\n'),),
+             tests=('runs/test_runs.py::test_test_binarize_is_refused_where_it_cannot_apply',),
+             why='a config.json with an unknown test binarization read without complaint, to '
+                 'fail later inside the data loading'),
 ]
 NAMES = [m.name for m in MUTATIONS]

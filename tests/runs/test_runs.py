@@ -487,3 +487,55 @@ def test_make_config_refuses_mnist_settings_for_frey_rather_than_ignoring_them()
         "binarize"] == "none"
     assert runs.make_config("mnist")["binarize"] == "dynamic"
     assert runs.make_config("mnist", binarize="fixed")["binarize"] == "fixed"
+
+
+def test_a_thresholded_test_set_changes_the_test_bound_and_nothing_else(real_data_dir, tmp_path):
+    """Catches ``test_binarize="threshold"`` recorded in config.json but not used (the test
+    bound equal to the seeded draw's), a threshold other than grey level > 0.5, and a test
+    binarization that draws from the training's random stream (the training curve changed).
+    The thresholded digits are checked against the raw uint8 pixels (>= 128 of 255)."""
+    from aevb.io import datasets as D
+    logs = {}
+    for mode in ("fixed", "threshold"):
+        config = small_config(budget=1000, test_binarize=mode)
+        assert config["test_binarize"] == mode
+        runs.start(tmp_path / mode, config, data_dir=real_data_dir).run(progress=False,
+                                                                        echo=str)
+        assert runs.read_config(tmp_path / mode)["test_binarize"] == mode
+        logs[mode] = log_of(tmp_path / mode)
+    assert [r["train_bound"] for r in logs["fixed"]] == [r["train_bound"]
+                                                          for r in logs["threshold"]]
+    assert all(a["test_bound"] != b["test_bound"] for a, b in zip(*logs.values()))
+    _, test, _ = runs.load_data(small_config(test_binarize="threshold"), real_data_dir)
+    raw = D.mnist("test", real_data_dir).images
+    np.testing.assert_array_equal(test.images, (raw >= 128).astype(np.uint8))
+    assert test.binarize == "threshold" and test.scale == 1.0
+
+
+def test_test_binarize_is_refused_where_it_cannot_apply(tmp_path):
+    """Catches ``test_binarize`` silently dropped: for Frey Face (grey levels), with
+    ``binarize="none"`` (grey test digits), an unknown mode, and a config.json whose value
+    make_config could not have written; on the command line one sentence and exit 2. A config
+    from before the setting reads as the seeded draw it had."""
+    for kw, says in (({"dataset": "frey", "test_binarize": "threshold"},
+                      "test_binarize='threshold' is for dataset 'mnist' only"),
+                     ({"binarize": "none", "test_binarize": "fixed"},
+                      "test_binarize='fixed' needs binarized training digits"),
+                     ({"test_binarize": "otsu"}, "unknown binarization 'otsu'")):
+        with pytest.raises(ValueError, match=says):
+            runs.make_config(**{"dataset": "mnist", **kw})
+    assert runs.make_config("mnist", binarize="none")["test_binarize"] == "none"
+    assert runs.make_config("frey")["test_binarize"] == "none"
+    out = tmp_path / "run"
+    out.mkdir()
+    old = {k: v for k, v in small_config().items() if k != "test_binarize"}
+    (out / "config.json").write_text(json.dumps(old))
+    assert runs.read_config(out)["test_binarize"] == "fixed"
+    (out / "config.json").write_text(json.dumps({**old, "test_binarize": "threshold ",}))
+    with pytest.raises(ckpt.CheckpointError, match="test_binarize is 'threshold '; with "
+                                                   "binarize 'dynamic' it must be one of"):
+        runs.read_config(out)
+    code, _, err = run_cli("train", "--out", str(tmp_path / "frey"), "--dataset", "frey",
+                           "--test-binarize", "threshold", "--budget", "100")
+    assert code == 2 and err.count("\n") == 1 and "--test-binarize is for --dataset mnist" in err
+    assert not (tmp_path / "frey").exists()
