@@ -14,7 +14,7 @@ its own candidate): :func:`candidates` makes them, :func:`choose` reads each one
 bound at ``SELECT_AT`` from its ``log.jsonl`` and keeps the largest. The chosen run goes on
 to the budget from there (training is the same whether or not it stopped at 5 x 10^5,
 bitwise); the others stay at 5 x 10^5 as the evidence, which the sweep writes to its manifest,
-to the chosen run's ``config.json`` (key ``"step_size"``) and to ``step-sizes.md``.
+to the chosen run's ``config.json`` (key ``"step_size_rule"``) and to ``step-sizes.md``.
 """
 import math
 from dataclasses import replace

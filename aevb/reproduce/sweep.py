@@ -173,16 +173,19 @@ def _choose_step_sizes(specs, out, manifest):
 
 
 def _record_choice(spec, out, evidence):
-    """Write the rule's evidence into the chosen run's config.json (key ``step_size``)."""
+    """Write the rule's evidence into the chosen run's config.json (key ``step_size_rule``; not
+    ``step_size``, which is MCEM's own setting: its HMC step size)."""
     folder = out / "runs" / spec.name
     path = folder / "config.json"
     if not path.is_file():
         return
     config = runs.read_config(folder)
-    if config.get("step_size") != evidence:
+    if isinstance(config.get("step_size"), dict):     # written under MCEM's own key before
+        del config["step_size"]
+    if config.get("step_size_rule") != evidence:
         fd = runs.lock_folder(folder)
         try:
-            ckpt.write_json(path, {**config, "step_size": evidence})
+            ckpt.write_json(path, {**config, "step_size_rule": evidence})
         finally:
             os.close(fd)
 

@@ -807,5 +807,11 @@ MUTATIONS = [
              tests=('runs/test_runs.py::test_test_binarize_is_refused_where_it_cannot_apply',),
              why='a config.json with an unknown test binarization read without complaint, to '
                  'fail later inside the data loading'),
+    Mutation('step_size_evidence_under_mcems_key', 'reproduce/sweep.py',
+             edits=(('{**config, "step_size_rule": evidence}', '{**config, "step_size": evidence}'),),
+             tests=('reproduce/test_step_size.py::'
+                    'test_the_rules_evidence_leaves_mcems_own_step_size_alone',),
+             why="the rule's evidence written under step_size, MCEM's HMC step size: the chosen "
+                 "MCEM runs failed at their first step"),
 ]
 NAMES = [m.name for m in MUTATIONS]

@@ -125,7 +125,7 @@ def test_the_rule_trains_three_candidates_and_continues_the_chosen_one(real_data
     assert evidence["chosen"] == float(best) and manifest["sweep"]["step_size"] == "rule"
     chosen = out / evidence["folders"][best]
     assert list(manifest["runs"]) == [chosen.name]
-    assert runs.read_config(chosen)["step_size"] == evidence
+    assert runs.read_config(chosen)["step_size_rule"] == evidence
     for lr, folder in evidence["folders"].items():
         last = ckpt.read_log(out / folder / "log.jsonl")[-1]["samples"]
         assert last == (50_000 if lr == best else 20_000), lr
@@ -161,3 +161,21 @@ def test_a_step_size_other_than_the_default_names_its_own_folder():
     assert _spec(lr=0.1).name == "frey-aevb-nz2-h20-lr0.1" != _spec(lr=0.01).name
     assert S.RunSpec("mnist", 20, 500, lr=0.01).name == "mnist-aevb-nz20-h500"
     assert S.RunSpec("mnist", 20, 500, lr=0.1).config()["lr"] == 0.1
+
+
+def test_the_rules_evidence_leaves_mcems_own_step_size_alone(tmp_path):
+    """Catches the evidence written under ``step_size``, MCEM's own setting (its HMC step
+    size): the chosen MCEM run then failed at its first step with "step_size must be a
+    positive number, got {'rule': ...}". An earlier folder's misplaced evidence is moved."""
+    import json
+    from aevb.reproduce import sweep as SW
+    from aevb.reproduce.spec import RunSpec
+    spec = RunSpec(dataset="mnist", n_latent=3, n_hidden=100, method="mcem", n_train=1000,
+                   budget=10_000, figures=("figure3",), lr=0.1)
+    folder = tmp_path / "runs" / spec.name
+    folder.mkdir(parents=True)
+    evidence = {"rule": "Section 5", "chosen": 0.1}
+    (folder / "config.json").write_text(json.dumps({**spec.config(), "step_size": evidence}))
+    SW._record_choice(spec, tmp_path, evidence)
+    config = runs.read_config(folder)
+    assert "step_size" not in config and config["step_size_rule"] == evidence
