@@ -110,12 +110,12 @@ class Dataset:
         """
         mode = check_binarize(mode, _MODES)
         if mode in ("fixed", "threshold"):
-            rng = np.random.default_rng(rng) if mode == "fixed" else None
+            rng = np.random.default_rng(rng)
             bits = np.empty(self.images.shape, np.uint8)
             for start in range(0, len(self), 1000):       # never a float copy of it all
                 rows = slice(start, start + 1000)
                 grey = self.batch(rows, np.float64)
-                bits[rows] = binarize(grey, rng) if rng is not None else grey > 0.5
+                bits[rows] = binarize(grey, rng) if mode == "fixed" else grey > 0.5
             return replace(self, images=bits, scale=1.0, binarize=mode)
         return replace(self, binarize=mode)
 

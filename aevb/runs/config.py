@@ -92,6 +92,11 @@ def n_train(config):
     return min(n, config.get("n_train") or n)
 
 
+def _old_test_binarize(config):
+    """The test binarization of a config made before ``test_binarize`` existed."""
+    return "none" if config.get("binarize") == "none" else "fixed"
+
+
 def load_data(config, data_dir=None, download=None):
     """(train, test, train_eval) Datasets as the config says; the test digits binarized once.
 
@@ -100,8 +105,7 @@ def load_data(config, data_dir=None, download=None):
         train = D.mnist(config["train_split"], data_dir, download)
         test = D.mnist("test", data_dir, download)
         train = train.with_binarization(config["binarize"])
-        default = "none" if config["binarize"] == "none" else "fixed"
-        test = test.with_binarization(config.get("test_binarize", default),
+        test = test.with_binarization(config.get("test_binarize", _old_test_binarize(config)),
                                       rng=[config["seed"], 2])
     else:
         train, test = (D.frey_face(s, data_dir, download) for s in ("train", "test"))
@@ -156,7 +160,7 @@ def read_config(out):
     config.setdefault("method", "aevb")         # ... before the baselines
     config.setdefault("posterior", "gaussian")
     config.setdefault("n_train", None)
-    config.setdefault("test_binarize", "none" if config.get("binarize") == "none" else "fixed")
+    config.setdefault("test_binarize", _old_test_binarize(config))
     check_config(config, path)
     return config
 

@@ -790,8 +790,8 @@ MUTATIONS = [
              why='wake-sleep N_z = 200 at step size 0.02 was stopped at -1020 (2e4 samples), '
                  'a dip it recovers from (-258 at 5e4)'),
     Mutation('test_binarize_recorded_not_used', 'runs/config.py',
-             edits=(('test.with_binarization(config.get("test_binarize", default),',
-                     'test.with_binarization(default,'),),
+             edits=(('test.with_binarization(config.get("test_binarize", _old_test_binarize(config)),',
+                     'test.with_binarization(_old_test_binarize(config),'),),
              tests=('runs/test_runs.py::'
                     'test_a_thresholded_test_set_changes_the_test_bound_and_nothing_else',),
              why='--test-binarize threshold written to config.json while the test digits '
